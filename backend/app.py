@@ -1,0 +1,173 @@
+"""The application factory: `create_app(settings)` wires settings, database, routes and errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from backend import __version__
+from backend.agreements.router import router as agreements_router
+from backend.auth.router import router as tokens_router
+from backend.config import Settings
+from backend.db import Database
+from backend.ddr.router import router as ddr_router
+from backend.diplomacy.router import router as diplomacy_router
+from backend.errors import DomainError, Unauthenticated
+from backend.incidents.router import router as incidents_router
+from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from backend.parties.router import router as parties_router
+from backend.verification.router import router as verification_router
+
+log = logging.getLogger("peacewatch")
+
+API_PREFIX = "/api/v1"
+
+
+def _error(
+    status: int,
+    request: Request,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    body = {"detail": detail, "errors": errors or [], "request_id": request_id}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        errors = (
+            [{"field": exc.field, "message": exc.message, "type": type(exc).__name__}]
+            if exc.field
+            else []
+        )
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        return _error(exc.status_code, request, exc.message, errors, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for err in exc.errors():
+            field = _field_of(err.get("loc", ()))
+            message = err.get("msg", "invalid value")
+            if err.get("type") == "json_invalid":
+                field, message = (
+                    "body",
+                    f"malformed JSON: {err.get('ctx', {}).get('error', message)}",
+                )
+            errors.append({"field": field, "message": message, "type": err.get("type", "invalid")})
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return _error(422, request, f"invalid request: {summary}", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, request, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        request_id = getattr(request.state, "request_id", None)
+        log.exception(
+            "unhandled error on %s %s (request_id=%s)", request.method, request.url.path, request_id
+        )
+        response = _error(
+            500, request, "internal server error; quote the request_id when reporting it"
+        )
+        if request_id:
+            response.headers["x-request-id"] = request_id
+        return response
+
+
+def _api_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    for router in (
+        parties_router,
+        incidents_router,
+        verification_router,
+        ddr_router,
+        diplomacy_router,
+        agreements_router,
+        tokens_router,
+    ):
+        api.include_router(router)
+
+    @api.api_route(
+        "/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
+    async def _unknown(path: str) -> None:
+        # Claim the API's prefix, so a mistyped path is a JSON 404 and never the dashboard's HTML.
+        raise StarletteHTTPException(404, f"no API route /api/v1/{path}; see /docs")
+
+    return api
+
+
+_PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>PeaceWatch</title><meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1b2a3a}
+code{background:#eef2f6;padding:.1rem .3rem;border-radius:3px}</style></head><body>
+<h1>PeaceWatch</h1><p>The mission dashboard is on its way. The API is live:</p>
+<ul><li><a href="/docs">API documentation</a> (sign in with your token under <em>Authorize</em>)</li>
+<li><a href="/healthz">Service health</a></li></ul>
+<p>Make a token with <code>peacewatch token create --name NAME --role ROLE</code>.</p>
+</body></html>"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.db = Database(settings)
+        try:
+            yield
+        finally:
+            app.state.db.dispose()
+
+    app = FastAPI(
+        title="PeaceWatch",
+        version=__version__,
+        description="Ceasefire, DDR and diplomacy monitoring for peacekeeping missions. "
+        "Every route but `/healthz` needs `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+    )
+    app.state.settings = settings
+    _install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/healthz", tags=["service"], responses={503: {"description": "Database unreachable"}})
+    def healthz(request: Request) -> JSONResponse:
+        db: Database = request.app.state.db
+        try:
+            db.ping()
+        except Exception:
+            log.exception("health check: database unreachable")
+            body = {"status": "error", "database": "unreachable", "version": __version__}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ok", "database": db.dialect, "version": __version__})
+
+    app.include_router(_api_router())
+
+    @app.get("/", include_in_schema=False)
+    def home() -> HTMLResponse:
+        return HTMLResponse(_PLACEHOLDER)
+
+    return app

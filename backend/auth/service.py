@@ -1,0 +1,110 @@
+"""Tokens: made, listed, revoked, and checked on every request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from backend.auth.models import ApiToken
+from backend.auth.permissions import Permission, allowed
+from backend.db import utcnow
+from backend.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from backend.vocab import Role, Sensitivity
+
+TOKEN_PREFIX = "pw_"  # noqa: S105 - a prefix, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the token's name and role."""
+
+    name: str
+    role: Role
+
+    def can(self, permission: Permission) -> bool:
+        return allowed(self.role, permission)
+
+    def require(self, permission: Permission) -> None:
+        if not self.can(permission):
+            raise Forbidden(
+                f"role '{self.role.value}' may not {permission.value.replace('_', ' ')}"
+            )
+
+    def require_edit(self, *, owner: str, locked: bool, what: str) -> None:
+        """Analysts and admins correct any field report; a team corrects its own until it is
+        `locked` (under verification)."""
+        if self.sees_everything:
+            return
+        if owner != self.name:
+            raise Forbidden(f"only analysts and admins may correct another team's {what}")
+        if locked:
+            raise Forbidden(f"the {what} is under verification; ask an analyst to correct it")
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.role in (Role.analyst, Role.admin)
+
+    @property
+    def readable_sensitivities(self) -> tuple[Sensitivity, ...]:
+        """What this role reads of other people's reports."""
+        if self.sees_everything:
+            return tuple(Sensitivity)
+        if self.role is Role.viewer:
+            return (Sensitivity.public, Sensitivity.restricted)
+        return (Sensitivity.public,)
+
+
+def hash_token(secret: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough: there is nothing to brute-force.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(
+    *, session: Session, name: str, role: Role, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    if session.exec(select(ApiToken).where(ApiToken.name == name)).first() is not None:
+        raise Conflict(f"a token named '{name}' exists already; choose another name", field="name")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(name=name, role=role, token_hash=hash_token(secret), expires_at=expires_at)
+    session.add(token)
+    session.flush()
+    return token, secret
+
+
+def list_tokens(*, session: Session) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).order_by(col(ApiToken.created_at))))
+
+
+def revoke_token(*, session: Session, name: str) -> ApiToken:
+    token = session.exec(select(ApiToken).where(ApiToken.name == name)).first()
+    if token is None:
+        raise NotFound(f"no token named '{name}'")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.add(token)
+    return token
+
+
+def has_tokens(*, session: Session) -> bool:
+    return session.exec(select(ApiToken.id).limit(1)).first() is not None
+
+
+def authenticate(*, session: Session, authorization: str | None) -> Principal:
+    if not authorization:
+        raise Unauthenticated("missing Authorization header; send 'Authorization: Bearer <token>'")
+    scheme, _, secret = authorization.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthenticated("malformed Authorization header; expected 'Bearer <token>'")
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
+    if token is None:
+        raise Unauthenticated("unknown token")
+    if token.revoked_at is not None:
+        raise Unauthenticated("token revoked")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise Unauthenticated("token expired")
+    return Principal(name=token.name, role=token.role)

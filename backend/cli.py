@@ -1,0 +1,196 @@
+"""The `peacewatch` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from backend.auth import service as tokens
+from backend.config import Settings
+from backend.db import Database
+from backend.errors import DomainError
+from backend.vocab import Role
+
+app = typer.Typer(no_args_is_help=True, help="PeaceWatch: ceasefire, DDR and diplomacy monitoring.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens: create, list, revoke.")
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _database() -> Database:
+    return Database(Settings())
+
+
+def _require_current_schema(db: Database) -> None:
+    from backend.migrate import pending
+
+    current, head = pending(db)
+    if current != head:
+        raise _fail(
+            f"the database schema is at {current or 'nothing'} but this version needs {head}; "
+            "run `peacewatch db upgrade` first"
+        )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations (to the newest schema by default)."""
+    from backend.migrate import upgrade
+
+    settings = Settings()
+    upgrade(settings.database_url, revision)
+    err.print(f"schema upgraded to {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Undo migrations down to REVISION (`base` empties the database)."""
+    from backend.migrate import downgrade
+
+    downgrade(Settings().database_url, revision)
+    err.print(f"schema downgraded to {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's schema revision and the newest one."""
+    from backend.migrate import pending
+
+    db = _database()
+    try:
+        current, head = pending(db)
+    finally:
+        db.dispose()
+    print(f"current: {current or 'empty'}\nhead:    {head}")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="Who holds it, e.g. `patrol-sector-2`")],
+    role: Annotated[Role, typer.Option(help="reporter, analyst, viewer or admin")],
+    expires: Annotated[
+        datetime | None, typer.Option(help="Expiry (ISO 8601, UTC if no offset)")
+    ] = None,
+) -> None:
+    """Make a token. The secret is printed once, alone on the last line."""
+    from datetime import UTC
+
+    expires_at = expires.replace(tzinfo=expires.tzinfo or UTC) if expires else None
+    db = _database()
+    try:
+        with db.session() as session:
+            token, secret = tokens.create_token(
+                session=session, name=name, role=role, expires_at=expires_at
+            )
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    err.print(f"token '{token.name}' ({token.role.value}) created; it is shown only now:")
+    print(secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens (never their secrets)."""
+    db = _database()
+    try:
+        with db.session(write=False) as session:
+            rows = tokens.list_tokens(session=session)
+    finally:
+        db.dispose()
+    table = Table("name", "role", "created", "expires", "revoked")
+    for t in rows:
+        table.add_row(
+            t.name,
+            t.role.value,
+            f"{t.created_at:%Y-%m-%d %H:%M}",
+            f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "",
+            f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "",
+        )
+    Console().print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str) -> None:
+    """Revoke the token NAME at once."""
+    db = _database()
+    try:
+        with db.session() as session:
+            tokens.revoke_token(session=session, name=name)
+    except DomainError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    err.print(f"token '{name}' revoked")
+
+
+def _first_admin(db: Database, host: str, port: int) -> None:
+    """On a new database, make the first admin's token and say how to sign in (as Jupyter does)."""
+    with db.session() as session:
+        if tokens.has_tokens(session=session):
+            return
+        _, secret = tokens.create_token(session=session, name="admin", role=Role.admin)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only compared
+    err.print(
+        "\n[bold]New database: a token was made for the first admin[/bold] (shown once, keep it):\n"
+        f"    {secret}\n"
+        f"API docs:  http://{shown}:{port}/docs  (Authorize, then paste the token)\n"
+        f'Try it:    curl -H "Authorization: Bearer {secret}" http://{shown}:{port}/api/v1/parties\n'
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Serve the API and the dashboard. The schema must be migrated first."""
+    import uvicorn
+
+    db = _database()
+    try:
+        _require_current_schema(db)
+        _first_admin(db, host, port)
+    finally:
+        db.dispose()
+    if workers > 1:
+        uvicorn.run(
+            "backend.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+        )
+    else:
+        from backend.app import create_app
+
+        uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""The one settings object. Built once (from `PEACEWATCH_*` variables) and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("data") / "peacewatch.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PEACEWATCH_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    # SQLite waits this long for a competing writer instead of failing with "database is locked".
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
+    page_size_default: int = Field(default=50, ge=1)
+    page_size_max: int = Field(default=500, ge=1)
+    # Reports may be timestamped a little ahead of the server's clock by a device's drift.
+    clock_skew_seconds: int = Field(default=300, ge=0)
+
+    docs_enabled: bool = Field(default=True, description="Serve /docs and /openapi.json")
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, url: str) -> str:
+        if not url.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "PEACEWATCH_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL"
+            )
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            # psycopg 3 is the driver we ship; the bare scheme would ask for psycopg2.
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        return url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,5 @@
+"""Routes of this domain (to be written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,36 @@
+"""Every table, imported once so that `SQLModel.metadata` is complete (for Alembic and tests)."""
+
+from sqlmodel import SQLModel
+
+from backend.agreements.models import (
+    Agreement,
+    AgreementParty,
+    Commitment,
+    CommitmentParty,
+    CommitmentProgress,
+)
+from backend.auth.models import ApiToken
+from backend.ddr.models import DdrMilestone, DdrTarget
+from backend.diplomacy.models import TrackActivity, TrackActivityParty
+from backend.incidents.models import Incident
+from backend.parties.models import Party
+from backend.verification.models import VerificationEvent
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "Agreement",
+    "AgreementParty",
+    "ApiToken",
+    "Commitment",
+    "CommitmentParty",
+    "CommitmentProgress",
+    "DdrMilestone",
+    "DdrTarget",
+    "Incident",
+    "Party",
+    "TrackActivity",
+    "TrackActivityParty",
+    "VerificationEvent",
+    "metadata",
+]

@@ -1,0 +1,68 @@
+"""Shapes every API shares: strict input, list pages, error bodies, cleaned text."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlmodel import SQLModel
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    return value
+
+
+def _clean(value: str) -> str:
+    return _no_nul(value).strip()
+
+
+# Free text from the field: no NUL bytes (PostgreSQL cannot store them), no stray surrounding space.
+Text = Annotated[str, AfterValidator(_clean)]
+
+
+class InputModel(SQLModel):
+    """What a client sends. Unknown or read-only fields (`status`, `finding`...) are refused."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, e.g. `latitude`")
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    errors: list[FieldError] = Field(default_factory=list)
+    request_id: str | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing, malformed, expired or revoked token",
+    403: "The token's role may not do this",
+    404: "No such record, or not visible to this token",
+    409: "Conflicts with an existing record",
+    413: "Request body too large",
+    422: "Invalid input; `errors` names each field and the reason",
+    500: "Server error; quote `request_id` when reporting it",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error codes a route can give (401, 413, 422, 500 always apply)."""
+    every = {401, 413, 422, 500, *codes}
+    return {c: {"model": ErrorBody, "description": _DESCRIPTIONS[c]} for c in sorted(every)}
