@@ -52,13 +52,12 @@ def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        errors = (
-            [{"field": exc.field, "message": exc.message, "type": type(exc).__name__}]
-            if exc.field
-            else []
-        )
+        errors, detail = [], exc.message
+        if exc.field:
+            errors = [{"field": exc.field, "message": exc.message, "type": type(exc).__name__}]
+            detail = f"{exc.field}: {exc.message}"
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        return _error(exc.status_code, request, exc.message, errors, headers)
+        return _error(exc.status_code, request, detail, errors, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

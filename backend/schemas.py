@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from sqlmodel import SQLModel
 
 
@@ -20,6 +21,14 @@ def _clean(value: str) -> str:
 
 # Free text from the field: no NUL bytes (PostgreSQL cannot store them), no stray surrounding space.
 Text = Annotated[str, AfterValidator(_clean)]
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# A time from a client: it must carry its UTC offset; we keep and answer it in UTC.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 
 
 class InputModel(SQLModel):

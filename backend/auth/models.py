@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import InputModel
+from backend.schemas import InputModel, UtcDatetime
 from backend.vocab import Role
 
 
@@ -36,7 +35,7 @@ class TokenPublic(SQLModel):
 class TokenCreate(InputModel):
     name: str = Field(min_length=1, max_length=100, regex=r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
     role: Role
-    expires_at: AwareDatetime | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class TokenCreated(TokenPublic):

@@ -1,5 +1,48 @@
-"""Routes of this domain (to be written)."""
+"""/api/v1/track-activities"""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend.deps import Reader, Reporter, SessionDep, SettingsDep
+from backend.diplomacy import service
+from backend.diplomacy.models import TrackActivityCreate, TrackActivityPublic, TrackActivityUpdate
+from backend.diplomacy.service import TrackActivityFilters
+from backend.pagination import check_limit
+from backend.schemas import Page, responses
+
+router = APIRouter(prefix="/track-activities", tags=["diplomacy"])
+
+
+@router.post("", status_code=201, response_model=TrackActivityPublic, responses=responses(403, 409))
+def create_activity(data: TrackActivityCreate, session: SessionDep, principal: Reporter) -> object:
+    return service.create_activity(session=session, principal=principal, data=data)
+
+
+@router.get("", response_model=Page[TrackActivityPublic], responses=responses(403))
+def list_activities(
+    filters: Annotated[TrackActivityFilters, Query()],
+    session: SessionDep,
+    settings: SettingsDep,
+    _: Reader,
+) -> object:
+    return service.list_activities(
+        session=session, filters=filters, limit=check_limit(filters.limit, settings)
+    )
+
+
+@router.get("/{activity_id}", response_model=TrackActivityPublic, responses=responses(403, 404))
+def get_activity(activity_id: uuid.UUID, session: SessionDep, _: Reader) -> object:
+    return service.get_activity(session=session, activity_id=activity_id)
+
+
+@router.patch("/{activity_id}", response_model=TrackActivityPublic, responses=responses(403, 404))
+def update_activity(
+    activity_id: uuid.UUID, data: TrackActivityUpdate, session: SessionDep, principal: Reporter
+) -> object:
+    return service.update_activity(
+        session=session, principal=principal, activity_id=activity_id, data=data
+    )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import col
 
 from backend.incidents.models import Incident
+from backend.schemas import UtcDatetime
 from backend.vocab import Finding, IncidentCategory, WorkflowStatus
 
 
@@ -38,8 +39,8 @@ class IncidentFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    occurred_from: AwareDatetime | None = Field(default=None, description="Inclusive, ISO 8601")
-    occurred_to: AwareDatetime | None = Field(default=None, description="Exclusive, ISO 8601")
+    occurred_from: UtcDatetime | None = Field(default=None, description="Inclusive, ISO 8601")
+    occurred_to: UtcDatetime | None = Field(default=None, description="Exclusive, ISO 8601")
     party_id: uuid.UUID | None = Field(
         default=None, description="Alleged, targeted or attributed party"
     )

@@ -6,11 +6,10 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import InputModel, Text
+from backend.schemas import InputModel, Text, UtcDatetime
 from backend.vocab import (
     DatePrecision,
     Finding,
@@ -75,8 +74,8 @@ class Incident(IncidentBase, table=True):
 
 class IncidentCreate(IncidentBase, InputModel):
     id: uuid.UUID | None = Field(default=None, description="Set on the device to make retries safe")
-    occurred_at: AwareDatetime = Field(description="When it happened, ISO 8601 with offset")
-    reported_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime = Field(description="When it happened, ISO 8601 with offset")
+    reported_at: UtcDatetime | None = None
     location_name: Text | None = Field(default=None, max_length=200)
     admin1: Text | None = Field(default=None, max_length=100)
     admin2: Text | None = Field(default=None, max_length=100)
@@ -84,7 +83,7 @@ class IncidentCreate(IncidentBase, InputModel):
 
 
 class IncidentUpdate(InputModel):
-    occurred_at: AwareDatetime | None = None
+    occurred_at: UtcDatetime | None = None
     date_precision: DatePrecision | None = None
     category: IncidentCategory | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)

@@ -10,11 +10,10 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import InputModel, Text
+from backend.schemas import InputModel, Text, UtcDatetime
 from backend.vocab import Finding, VerificationMethod, WorkflowStatus
 
 
@@ -54,7 +53,7 @@ class VerificationEvent(VerificationBase, table=True):
 
 class VerificationCreate(VerificationBase, InputModel):
     id: uuid.UUID | None = Field(default=None, description="Set on the device to make retries safe")
-    occurred_at: AwareDatetime
+    occurred_at: UtcDatetime
     team: Text = Field(default="", max_length=200)
     notes: Text = Field(default="", max_length=10_000)
 

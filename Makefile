@@ -1,0 +1,102 @@
+# PeaceWatch developer commands (GNU make). `make help` lists them.
+
+SHELL := /bin/sh
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Extra arguments for pytest, e.g. make test PYTEST_ARGS='-k incidents -x'
+PYTEST_ARGS ?=
+# Set it (as CI and `make test-postgres` do) to run every database test on PostgreSQL as well.
+PEACEWATCH_TEST_POSTGRES_URL ?=
+export PEACEWATCH_TEST_POSTGRES_URL
+
+# The PostgreSQL server that `make test-postgres` makes a throwaway database on.
+PG_HOST ?= 127.0.0.1
+PG_PORT ?= 5432
+PG_USER ?= postgres
+
+.PHONY: help install run test test-postgres lint lock clean distclean
+
+help:
+	@echo "make install        create .venv and install PeaceWatch with its dev tools (pinned by constraints.txt)"
+	@echo "make run            migrate the database, then serve on http://$(HOST):$(PORT) (HOST=, PORT= to change)"
+	@echo "make test           run the tests (SQLite; PostgreSQL too if PEACEWATCH_TEST_POSTGRES_URL is set)"
+	@echo "make test-postgres  run the tests on SQLite and on a throwaway PostgreSQL database at $(PG_HOST):$(PG_PORT)"
+	@echo "make lint           ruff check and ruff format --check"
+	@echo "make lock           rewrite constraints.txt from the packages installed in .venv"
+	@echo "make clean          remove caches and build output (keeps .venv and data/)"
+	@echo "make distclean      clean, and remove .venv too (keeps data/)"
+
+install: $(STAMP)
+
+# Re-runs only when pyproject.toml or constraints.txt is newer than the last install.
+$(STAMP): pyproject.toml constraints.txt
+	@if [ ! -x $(BIN)/python ]; then echo "==> creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
+	@echo "==> upgrading pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> installing peacewatch (editable) with dev extras, pinned by constraints.txt"
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
+	@touch $@
+
+run: install
+	@echo "==> migrating the database (peacewatch db upgrade)"
+	$(BIN)/peacewatch db upgrade
+	@echo "==> serving on http://$(HOST):$(PORT) (Ctrl-C stops)"
+	$(BIN)/peacewatch serve --host $(HOST) --port $(PORT)
+
+test: install
+	@if [ -n "$$PEACEWATCH_TEST_POSTGRES_URL" ]; then \
+		echo "==> running tests on SQLite and PostgreSQL"; \
+	else \
+		echo "==> running tests on SQLite (set PEACEWATCH_TEST_POSTGRES_URL or use make test-postgres for PostgreSQL)"; \
+	fi
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# A database of its own per run (the shell's pid in its name), dropped afterwards even when the
+# tests fail or are interrupted; the exit status is the tests'.
+test-postgres: install
+	@db=peacewatch_test_$$$$; \
+	echo "==> creating database $$db on $(PG_HOST):$(PG_PORT)"; \
+	createdb -h $(PG_HOST) -p $(PG_PORT) -U $(PG_USER) "$$db" || exit $$?; \
+	trap 'echo "==> dropping database $$db"; dropdb -h $(PG_HOST) -p $(PG_PORT) -U $(PG_USER) --if-exists "$$db"' EXIT; \
+	trap 'exit 130' INT TERM HUP; \
+	PEACEWATCH_TEST_POSTGRES_URL="postgresql+psycopg://$(PG_USER)@$(PG_HOST):$(PG_PORT)/$$db" \
+		$(MAKE) --no-print-directory test; \
+	status=$$?; \
+	exit $$status
+
+lint: install
+	@echo "==> ruff check"
+	$(BIN)/ruff check .
+	@echo "==> ruff format --check"
+	$(BIN)/ruff format --check .
+
+# To change a pin: edit pyproject.toml or run .venv/bin/pip install -U PACKAGE, then make lock.
+lock:
+	@test -x $(BIN)/pip || { echo "no $(VENV); run make install first" >&2; exit 1; }
+	@echo "==> writing constraints.txt from $(VENV) (pip freeze)"
+	@{ \
+		echo '# Pinned versions of every package in the development environment (runtime + dev extras),'; \
+		echo '# used as a pip constraints file: pip install -c constraints.txt -e ".[dev]" (make install)'; \
+		echo '# and pip install -c constraints.txt . (Dockerfile).'; \
+		echo '# Regenerate from the current .venv with: make lock'; \
+		$(BIN)/pip freeze --exclude-editable | grep -v '^peacewatch'; \
+	} > constraints.txt.tmp
+	@mv constraints.txt.tmp constraints.txt
+	@if [ -f $(STAMP) ]; then touch $(STAMP); fi
+
+clean:
+	@echo "==> removing caches and build output"
+	rm -rf .pytest_cache .ruff_cache .hypothesis build dist *.egg-info constraints.txt.tmp
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean
+	@echo "==> removing $(VENV)"
+	rm -rf $(VENV)
