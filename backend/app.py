@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
 from backend.agreements.router import router as agreements_router
+from backend.audit.router import router as audit_router
 from backend.auth.router import router as tokens_router
 from backend.config import Settings
 from backend.db import Database
@@ -102,6 +103,7 @@ def _api_router() -> APIRouter:
         diplomacy_router,
         agreements_router,
         tokens_router,
+        audit_router,
     ):
         api.include_router(router)
 

@@ -21,7 +21,9 @@ app = typer.Typer(no_args_is_help=True, help="PeaceWatch: ceasefire, DDR and dip
 db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens: create, list, revoke.")
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
 
 err = Console(stderr=True)
 
@@ -137,6 +139,56 @@ def token_revoke(name: str) -> None:
     finally:
         db.dispose()
     err.print(f"token '{name}' revoked")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 naming the first entry altered, removed or reordered."""
+    from backend.audit.service import verify_chain
+
+    db = _database()
+    try:
+        with db.session(write=False) as session:
+            report = verify_chain(session=session)
+    finally:
+        db.dispose()
+    if not report.ok:
+        raise _fail(f"audit chain broken at entry {report.first_bad_seq}: {report.problem}")
+    print(f"audit chain intact: {report.count} entries, head {report.head_hash}")
+
+
+@audit_app.command("export")
+def audit_export(
+    output: Annotated[typer.FileTextWrite, typer.Option("--output", "-o")] = "-",  # type: ignore[assignment]
+) -> None:
+    """Write the chain's head and count as JSON, for a briefing to quote."""
+    import json
+
+    from backend.audit.service import verify_chain
+    from backend.db import utcnow
+
+    db = _database()
+    try:
+        with db.session(write=False) as session:
+            report = verify_chain(session=session)
+    finally:
+        db.dispose()
+    output.write(
+        json.dumps(
+            {
+                "verified": report.ok,
+                "entries": report.count,
+                "head_seq": report.head_seq,
+                "head_hash": report.head_hash,
+                "problem": report.problem,
+                "exported_at": utcnow().isoformat(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def _first_admin(db: Database, host: str, port: int) -> None:

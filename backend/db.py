@@ -101,6 +101,9 @@ class Database:
     """The engine and the one session factory of a running app (or a CLI command)."""
 
     def __init__(self, settings: Settings) -> None:
+        from backend.audit.service import install as install_audit_trail
+
+        install_audit_trail()
         self.settings = settings
         self.engine = make_engine(settings)
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")

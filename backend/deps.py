@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
+from backend.audit.service import set_actor
 from backend.auth.permissions import Permission
 from backend.auth.service import Principal, authenticate
 from backend.config import Settings
@@ -45,6 +46,7 @@ def get_principal(
 ) -> Principal:
     principal = authenticate(session=session, authorization=request.headers.get("authorization"))
     request.state.principal = principal
+    set_actor(session, principal.name, principal.role.value)
     return principal
 
 

@@ -9,6 +9,7 @@ from backend.agreements.models import (
     CommitmentParty,
     CommitmentProgress,
 )
+from backend.audit.models import AuditEntry
 from backend.auth.models import ApiToken
 from backend.ddr.models import DdrMilestone, DdrTarget
 from backend.diplomacy.models import TrackActivity, TrackActivityParty
@@ -22,6 +23,7 @@ __all__ = [
     "Agreement",
     "AgreementParty",
     "ApiToken",
+    "AuditEntry",
     "Commitment",
     "CommitmentParty",
     "CommitmentProgress",

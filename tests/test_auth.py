@@ -42,16 +42,21 @@ def test_revoked_token_stops_working_at_once(client, auth, admin):
 
 def test_expired_token_is_refused(client, db):
     with db.session() as session:
-        _, secret = service.create_token(session=session, name="old", role=Role.viewer,
-                                         expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        _, secret = service.create_token(
+            session=session,
+            name="old",
+            role=Role.viewer,
+            expires_at=datetime.now(UTC) - timedelta(seconds=1),
+        )
     response = client.get(URL, headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
 
 
 def test_admin_makes_a_token_shown_once_and_stored_as_a_hash(client, admin, db):
-    created = client.post("/api/v1/tokens", json={"name": "patrol-7", "role": "reporter"},
-                          headers=admin)
+    created = client.post(
+        "/api/v1/tokens", json={"name": "patrol-7", "role": "reporter"}, headers=admin
+    )
     assert created.status_code == 201
     secret = created.json()["token"]
     assert secret.startswith("pw_") and len(secret) > 40

@@ -40,7 +40,9 @@ def test_token_create_prints_the_token_alone_on_its_last_line(client, database_u
 
 
 def test_token_create_refuses_an_unknown_role_or_a_taken_name(db, database_url):
-    bad_role = run("token", "create", "--name", "x", "--role", "boss", url=database_url, check=False)
+    bad_role = run(
+        "token", "create", "--name", "x", "--role", "boss", url=database_url, check=False
+    )
     assert bad_role.returncode != 0
     assert "boss" in bad_role.stderr
     run("token", "create", "--name", "dup", "--role", "viewer", url=database_url)
@@ -67,8 +69,13 @@ def test_a_new_database_is_migrated_served_and_prints_a_first_admin_token(tmp_pa
     run("db", "upgrade", url=url)
     port = _free_port()
     env = {**os.environ, "PEACEWATCH_DATABASE_URL": url}
-    server = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -90,15 +97,24 @@ def test_a_new_database_is_migrated_served_and_prints_a_first_admin_token(tmp_pa
     assert secret, output
     assert f"http://127.0.0.1:{port}/docs" in output
     # The token works: serve it again and create a party with it.
-    server = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         headers = {"Authorization": f"Bearer {secret.group(0)}"}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                response = httpx.post(f"{base}/api/v1/parties", headers=headers, timeout=2,
-                                      json={"name": "Gov", "code": "GOV", "kind": "state_force"})
+                response = httpx.post(
+                    f"{base}/api/v1/parties",
+                    headers=headers,
+                    timeout=2,
+                    json={"name": "Gov", "code": "GOV", "kind": "state_force"},
+                )
                 break
             except httpx.TransportError:
                 time.sleep(0.2)

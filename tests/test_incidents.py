@@ -170,12 +170,35 @@ def test_reporters_read_their_own_and_public_reports_only(client, auth):
 def test_filters_narrow_the_list(client, auth, make_party):
     rebels, militia = make_party(), make_party(kind="militia")
     h = auth("analyst")
-    a = _post(client, h, category="shelling", alleged_party_id=rebels["id"], admin1="Bomi",
-              occurred_at="2026-11-01T00:00:00Z", latitude=6.8, longitude=-10.8)
-    b = _post(client, h, category="abduction", target_party_id=militia["id"], admin1="Lofa",
-              occurred_at="2026-11-10T00:00:00Z", latitude=8.4, longitude=-9.8)
-    c = _post(client, h, category="shelling", admin1="Lofa",
-              occurred_at="2026-11-15T00:00:00Z", latitude=8.2, longitude=-9.7)
+    a = _post(
+        client,
+        h,
+        category="shelling",
+        alleged_party_id=rebels["id"],
+        admin1="Bomi",
+        occurred_at="2026-11-01T00:00:00Z",
+        latitude=6.8,
+        longitude=-10.8,
+    )
+    b = _post(
+        client,
+        h,
+        category="abduction",
+        target_party_id=militia["id"],
+        admin1="Lofa",
+        occurred_at="2026-11-10T00:00:00Z",
+        latitude=8.4,
+        longitude=-9.8,
+    )
+    c = _post(
+        client,
+        h,
+        category="shelling",
+        admin1="Lofa",
+        occurred_at="2026-11-15T00:00:00Z",
+        latitude=8.2,
+        longitude=-9.7,
+    )
 
     def ids(**params):
         response = client.get(URL, params=params, headers=h)
@@ -249,8 +272,12 @@ def test_reporter_corrects_own_report_until_it_is_under_verification(client, aut
     assert other.status_code in (403, 404)
     client.post(
         f"{url}/verifications",
-        json={"occurred_at": "2026-11-21T09:00:00Z", "method": "site_visit",
-              "status": "in_review", "finding": "unverified"},
+        json={
+            "occurred_at": "2026-11-21T09:00:00Z",
+            "method": "site_visit",
+            "status": "in_review",
+            "finding": "unverified",
+        },
         headers=auth("analyst"),
     )
     locked = client.patch(url, json={"fatalities": 4}, headers=reporter)
@@ -263,8 +290,12 @@ def test_reporter_corrects_own_report_until_it_is_under_verification(client, aut
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"status": "closed"}, "status"), ({"category": None}, "category"),
-     ({"latitude": 100}, "latitude"), ({"alleged_party_id": str(uuid.uuid4())}, "alleged_party_id")],
+    [
+        ({"status": "closed"}, "status"),
+        ({"category": None}, "category"),
+        ({"latitude": 100}, "latitude"),
+        ({"alleged_party_id": str(uuid.uuid4())}, "alleged_party_id"),
+    ],
 )
 def test_bad_corrections_are_refused_and_change_nothing(client, auth, change, field):
     h = auth("analyst")

@@ -11,8 +11,13 @@ URL = "/api/v1/parties"
 
 
 def test_admin_creates_a_party_that_everyone_reads(client, admin, auth):
-    body = {"name": "Liberians United for Reconciliation and Democracy", "code": "LURD",
-            "kind": "rebel_group", "signatory": True, "aliases": ["LURD", "LURD rebels", "LURD"]}
+    body = {
+        "name": "Liberians United for Reconciliation and Democracy",
+        "code": "LURD",
+        "kind": "rebel_group",
+        "signatory": True,
+        "aliases": ["LURD", "LURD rebels", "LURD"],
+    }
     created = client.post(URL, json=body, headers=admin)
     assert created.status_code == 201, created.text
     party = created.json()
@@ -22,8 +27,9 @@ def test_admin_creates_a_party_that_everyone_reads(client, admin, auth):
 
 
 def test_reporter_may_not_create_a_party(client, auth, db):
-    response = client.post(URL, json={"name": "X", "code": "X", "kind": "militia"},
-                           headers=auth("reporter"))
+    response = client.post(
+        URL, json={"name": "X", "code": "X", "kind": "militia"}, headers=auth("reporter")
+    )
     assert response.status_code == 403
     assert count(db, Party) == 0
 
@@ -44,8 +50,12 @@ def test_update_and_filters(client, admin, make_party):
     changed = client.patch(f"{URL}/{rebels['id']}", json={"signatory": False}, headers=admin)
     assert changed.status_code == 200
     assert changed.json()["signatory"] is False
-    names = lambda **p: [x["code"] for x in client.get(URL, params=p, headers=admin).json()["items"]]  # noqa: E731
+    names = lambda **p: [
+        x["code"] for x in client.get(URL, params=p, headers=admin).json()["items"]
+    ]  # noqa: E731
     assert names(kind="militia") == ["CDM"]
     assert sorted(names(signatory=False)) == ["CDM", "MODEL"]
     assert names(q="democracy") == ["MODEL"]
-    assert client.patch(f"{URL}/{rebels['id']}", json={"name": None}, headers=admin).status_code == 422
+    assert (
+        client.patch(f"{URL}/{rebels['id']}", json={"name": None}, headers=admin).status_code == 422
+    )

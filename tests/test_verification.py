@@ -17,8 +17,13 @@ def incident(client, auth):
 
 
 def step(**overrides):
-    body = {"occurred_at": "2026-11-21T09:00:00Z", "method": "site_visit", "team": "JVT Bomi",
-            "status": "in_review", "finding": "unverified"}
+    body = {
+        "occurred_at": "2026-11-21T09:00:00Z",
+        "method": "site_visit",
+        "team": "JVT Bomi",
+        "status": "in_review",
+        "finding": "unverified",
+    }
     body.update(overrides)
     return body
 
@@ -30,30 +35,47 @@ def test_status_and_finding_follow_the_latest_step(client, auth, make_party, inc
     client.post(f"{url}/verifications", json=step(), headers=analyst)
     assert client.get(url, headers=analyst).json()["status"] == "in_review"
 
-    closing = step(occurred_at="2026-11-22T09:00:00Z", status="closed", finding="verified",
-                   attributed_party_id=rebels["id"], method="joint_mechanism_meeting")
+    closing = step(
+        occurred_at="2026-11-22T09:00:00Z",
+        status="closed",
+        finding="verified",
+        attributed_party_id=rebels["id"],
+        method="joint_mechanism_meeting",
+    )
     created = client.post(f"{url}/verifications", json=closing, headers=analyst)
     assert created.status_code == 201, created.text
     # A late entry for an earlier visit must not undo the later finding.
-    client.post(f"{url}/verifications", json=step(occurred_at="2026-11-21T12:00:00Z",
-                finding="disputed"), headers=analyst)
+    client.post(
+        f"{url}/verifications",
+        json=step(occurred_at="2026-11-21T12:00:00Z", finding="disputed"),
+        headers=analyst,
+    )
 
     now = client.get(url, headers=analyst).json()
     assert (now["status"], now["finding"]) == ("closed", "verified")
     assert now["attributed_party_id"] == rebels["id"]
     history = client.get(f"{url}/verifications", headers=analyst).json()["items"]
     assert [h["occurred_at"] for h in history] == [
-        "2026-11-21T09:00:00Z", "2026-11-21T12:00:00Z", "2026-11-22T09:00:00Z"]
+        "2026-11-21T09:00:00Z",
+        "2026-11-21T12:00:00Z",
+        "2026-11-22T09:00:00Z",
+    ]
     assert all(h["recorded_by"].startswith("analyst-") for h in history)
 
 
 def test_refuted_finding_clears_the_attribution(client, auth, make_party, incident):
     analyst, rebels = auth("analyst"), make_party()
     url = f"/api/v1/incidents/{incident['id']}"
-    client.post(f"{url}/verifications", json=step(status="closed", finding="verified",
-                attributed_party_id=rebels["id"]), headers=analyst)
-    client.post(f"{url}/verifications", json=step(occurred_at="2026-11-23T09:00:00Z",
-                status="closed", finding="refuted"), headers=analyst)
+    client.post(
+        f"{url}/verifications",
+        json=step(status="closed", finding="verified", attributed_party_id=rebels["id"]),
+        headers=analyst,
+    )
+    client.post(
+        f"{url}/verifications",
+        json=step(occurred_at="2026-11-23T09:00:00Z", status="closed", finding="refuted"),
+        headers=analyst,
+    )
     now = client.get(url, headers=analyst).json()
     assert now["finding"] == "refuted"
     assert now["attributed_party_id"] is None
@@ -94,6 +116,7 @@ def test_reporters_and_viewers_cannot_verify(client, auth, db, incident):
 
 
 def test_verifying_an_unknown_incident_is_404(client, auth):
-    response = client.post(f"/api/v1/incidents/{uuid.uuid4()}/verifications", json=step(),
-                           headers=auth("analyst"))
+    response = client.post(
+        f"/api/v1/incidents/{uuid.uuid4()}/verifications", json=step(), headers=auth("analyst")
+    )
     assert response.status_code == 404
