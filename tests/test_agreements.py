@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.db import Database
-from tests.test_ddr import API, error_field, ids, today, walk
+from tests.test_ddr import API, error_field, ids, post, today, walk
 
 AGREEMENTS = f"{API}/agreements"
 COMMITMENTS = f"{API}/commitments"
@@ -26,12 +26,6 @@ def parties(make_party: Callable[..., dict]) -> list[str]:
 @pytest.fixture
 def analyst(auth: Callable[..., dict[str, str]]) -> dict[str, str]:
     return auth("analyst", "pam-analyst")
-
-
-def post(client: TestClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> dict:
-    response = client.post(url, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def agreement_body(party_ids: list[str], **overrides: Any) -> dict[str, Any]:

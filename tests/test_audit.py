@@ -63,7 +63,8 @@ def test_tokens_are_audited_without_their_hash(client, admin, db):
             .scalars()
             .all()
         )
-    assert rows and all("token_hash" not in r for r in rows)
+    assert rows
+    assert all("token_hash" not in r for r in rows)
 
 
 def _tamper(db, sql: str) -> None:
@@ -122,4 +123,5 @@ def test_export_quotes_the_head_and_count(db, history, database_url):
     ok = subprocess.run(
         [str(BIN), "audit", "verify"], env=env, capture_output=True, text=True, timeout=60
     )
-    assert ok.returncode == 0 and report.head_hash in ok.stdout
+    assert ok.returncode == 0
+    assert report.head_hash in ok.stdout

@@ -59,7 +59,8 @@ def test_admin_makes_a_token_shown_once_and_stored_as_a_hash(client, admin, db):
     )
     assert created.status_code == 201
     secret = created.json()["token"]
-    assert secret.startswith("pw_") and len(secret) > 40
+    assert secret.startswith("pw_")
+    assert len(secret) > 40
 
     listed = client.get("/api/v1/tokens", headers=admin).json()["items"]
     assert "patrol-7" in {t["name"] for t in listed}

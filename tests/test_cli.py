@@ -32,7 +32,9 @@ def test_token_create_prints_the_token_alone_on_its_last_line(client, database_u
     assert response.status_code == 200
 
     listed = run("token", "list", url=database_url).stdout
-    assert "patrol-3" in listed and "reporter" in listed and secret not in listed
+    assert "patrol-3" in listed
+    assert "reporter" in listed
+    assert secret not in listed
 
     run("token", "revoke", "patrol-3", url=database_url)
     response = client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {secret}"})

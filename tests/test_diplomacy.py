@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.test_ddr import API, error_field, ids, today, walk
+from tests.test_ddr import API, error_field, ids, post, today, walk
 
 ACTIVITIES = f"{API}/track-activities"
 
@@ -43,15 +43,9 @@ def activity_body(party_ids: list[str], **overrides: Any) -> dict[str, Any]:
     return {**body, **overrides}
 
 
-def create(client: TestClient, headers: dict[str, str], body: dict[str, Any]) -> dict:
-    response = client.post(ACTIVITIES, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def test_round_trip(client: TestClient, reporter: dict, parties: list[str]) -> None:
     client_id = "0b5a7d2c-8e3f-4f61-9c0a-2d7e4b9f1a23"
-    created = create(client, reporter, activity_body(parties[:2], id=client_id))
+    created = post(client, ACTIVITIES, activity_body(parties[:2], id=client_id), reporter)
     assert created["id"] == client_id
     assert created["reported_by"] == "civil-affairs"
     assert sorted(created["party_ids"]) == sorted(parties[:2])
@@ -81,7 +75,7 @@ def test_unknown_party_stores_nothing(
     assert error_field(response) == "party_ids.1"
     assert walk(client, ACTIVITIES, reporter) == []
 
-    created = create(client, reporter, activity_body([parties[0]]))
+    created = post(client, ACTIVITIES, activity_body([parties[0]]), reporter)
     url = f"{ACTIVITIES}/{created['id']}"
     response = client.patch(url, json={"party_ids": [unknown], "title": "x"}, headers=reporter)
     assert error_field(response) == "party_ids.0"
@@ -100,8 +94,11 @@ def test_dates_and_counts(client: TestClient, reporter: dict, parties: list[str]
         assert error_field(client.post(ACTIVITIES, json=body, headers=reporter)) == field
     assert walk(client, ACTIVITIES, reporter) == []
 
-    planned = create(
-        client, reporter, activity_body(parties, occurred_on=next_week, outcome="postponed")
+    planned = post(
+        client,
+        ACTIVITIES,
+        activity_body(parties, occurred_on=next_week, outcome="postponed"),
+        reporter,
     )
     url = f"{ACTIVITIES}/{planned['id']}"
     assert error_field(client.patch(url, json={"outcome": "held"}, headers=reporter)) == (
@@ -123,7 +120,7 @@ def test_dates_and_counts(client: TestClient, reporter: dict, parties: list[str]
 def test_edit_rights(
     client: TestClient, reporter: dict, parties: list[str], auth: Callable
 ) -> None:
-    created = create(client, reporter, activity_body(parties))
+    created = post(client, ACTIVITIES, activity_body(parties), reporter)
     url = f"{ACTIVITIES}/{created['id']}"
     other = auth("reporter", "another-team")
     assert client.patch(url, json={"title": "hijack"}, headers=other).status_code == 403
@@ -140,15 +137,15 @@ def test_edit_rights(
 
 def test_filters(client: TestClient, reporter: dict, parties: list[str]) -> None:
     gov, rebels, militia = parties
-    talks = create(client, reporter, activity_body([gov, rebels]))["id"]
-    workshop = create(
+    talks = post(client, ACTIVITIES, activity_body([gov, rebels]), reporter)["id"]
+    workshop = post(
         client,
-        reporter,
+        ACTIVITIES,
         activity_body([rebels], track="track_2", kind="workshop", occurred_on="2025-01-10"),
     )["id"]
-    dialogue = create(
+    dialogue = post(
         client,
-        reporter,
+        ACTIVITIES,
         activity_body(
             [militia],
             track="track_3",
@@ -172,9 +169,9 @@ def test_filters(client: TestClient, reporter: dict, parties: list[str]) -> None
 
 def test_pages_by_occurred_on(client: TestClient, reporter: dict, parties: list[str]) -> None:
     made = [
-        create(
+        post(
             client,
-            reporter,
+            ACTIVITIES,
             activity_body(parties[: day % 3 + 1], occurred_on=f"2025-02-{day:02d}"),
         )
         for day in (5, 1, 3, 3, 9, 2, 3)
@@ -213,5 +210,5 @@ def test_party_ids_load_in_one_query_per_page(
         return len(seen)
 
     for _ in range(8):
-        create(client, reporter, activity_body(parties))
+        post(client, ACTIVITIES, activity_body(parties), reporter)
     assert statements_for(2) == statements_for(8)

@@ -50,9 +50,10 @@ def test_update_and_filters(client, admin, make_party):
     changed = client.patch(f"{URL}/{rebels['id']}", json={"signatory": False}, headers=admin)
     assert changed.status_code == 200
     assert changed.json()["signatory"] is False
-    names = lambda **p: [
-        x["code"] for x in client.get(URL, params=p, headers=admin).json()["items"]
-    ]  # noqa: E731
+
+    def names(**p):
+        return [x["code"] for x in client.get(URL, params=p, headers=admin).json()["items"]]
+
     assert names(kind="militia") == ["CDM"]
     assert sorted(names(signatory=False)) == ["CDM", "MODEL"]
     assert names(q="democracy") == ["MODEL"]

@@ -1,4 +1,4 @@
-"""Every API route × every role, and no token: who is let through and who gets 401 or 403.
+"""Every API route by every role, and no token: who is let through and who gets 401 or 403.
 
 The table is written out by hand from DOMAIN.md's roles, independently of backend/auth/permissions.py,
 so a change to the permissions that the table does not share fails here.
