@@ -198,11 +198,14 @@ def _first_admin(db: Database, host: str, port: int) -> None:
             return
         _, secret = tokens.create_token(session=session, name="admin", role=Role.admin)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only compared
-    err.print(
-        "\n[bold]New database: a token was made for the first admin[/bold] (shown once, keep it):\n"
+    # Plain print, not rich: the lines must never wrap, so they can be pasted from any log.
+    print(
+        "\nNew database: a token was made for the first admin (shown once, keep it):\n"
         f"    {secret}\n"
         f"API docs:  http://{shown}:{port}/docs  (Authorize, then paste the token)\n"
-        f'Try it:    curl -H "Authorization: Bearer {secret}" http://{shown}:{port}/api/v1/parties\n'
+        f'Try it:    curl -H "Authorization: Bearer {secret}" http://{shown}:{port}/api/v1/parties\n',
+        file=sys.stderr,
+        flush=True,
     )
 
 
@@ -215,12 +218,14 @@ def serve(
     """Serve the API and the dashboard. The schema must be migrated first."""
     import uvicorn
 
-    db = _database()
+    settings = Settings()
+    db = Database(settings)
     try:
         _require_current_schema(db)
         _first_admin(db, host, port)
     finally:
         db.dispose()
+    level = settings.log_level.lower()
     if workers > 1:
         uvicorn.run(
             "backend.app:create_app",
@@ -229,11 +234,12 @@ def serve(
             port=port,
             workers=workers,
             proxy_headers=True,
+            log_level=level,
         )
     else:
         from backend.app import create_app
 
-        uvicorn.run(create_app(), host=host, port=port, proxy_headers=True)
+        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level=level)
 
 
 def main() -> None:

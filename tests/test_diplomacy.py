@@ -142,6 +142,7 @@ def test_filters(client: TestClient, reporter: dict, parties: list[str]) -> None
         client,
         ACTIVITIES,
         activity_body([rebels], track="track_2", kind="workshop", occurred_on="2025-01-10"),
+        reporter,
     )["id"]
     dialogue = post(
         client,
@@ -153,6 +154,7 @@ def test_filters(client: TestClient, reporter: dict, parties: list[str]) -> None
             outcome="cancelled",
             occurred_on="2025-05-20",
         ),
+        reporter,
     )["id"]
 
     assert ids(client, ACTIVITIES, reporter, track="track_2") == {workshop}
@@ -173,6 +175,7 @@ def test_pages_by_occurred_on(client: TestClient, reporter: dict, parties: list[
             client,
             ACTIVITIES,
             activity_body(parties[: day % 3 + 1], occurred_on=f"2025-02-{day:02d}"),
+            reporter,
         )
         for day in (5, 1, 3, 3, 9, 2, 3)
     ]

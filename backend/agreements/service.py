@@ -32,10 +32,11 @@ from backend.auth.service import Principal
 from backend.db import utcnow
 from backend.ddr.models import DdrMilestone
 from backend.diplomacy.models import TrackActivity
-from backend.diplomacy.service import PartyLinks, changes_of, save_changes
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.pagination import keyset_page, parse_date, parse_datetime
+from backend.parties.links import PartyLinks
 from backend.parties.service import require_party_list
+from backend.records import changes_of, save_changes
 from backend.validation import check_past_date
 from backend.verification.models import VerificationEvent
 from backend.vocab import AgreementKind, CommitmentCategory, ImplementationLevel

@@ -21,10 +21,10 @@ from backend.ddr.models import (
     DdrTargetUpdate,
     check_disaggregation,
 )
-from backend.diplomacy.service import changes_of, save_changes
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.pagination import keyset_page, parse_date, parse_datetime
 from backend.parties.service import require_parties
+from backend.records import changes_of, save_changes
 from backend.validation import check_past_date
 from backend.vocab import INDICATOR_PHASE, DdrIndicator, DdrPhase, Finding, WorkflowStatus
 

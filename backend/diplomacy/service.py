@@ -1,21 +1,14 @@
-"""Track activities: the rules for recording and correcting acts of diplomacy.
-
-Also home of two small helpers the agreements and DDR services share (they would sit better in
-`backend/parties/service.py` and `backend/validation.py`): `PartyLinks`, for records linked to
-many parties, and `changes_of` / `save_changes`, for PATCH bodies.
-"""
+"""Track activities: the rules for recording and correcting acts of diplomacy."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
 from backend.auth.service import Principal
 from backend.db import utcnow
@@ -28,88 +21,11 @@ from backend.diplomacy.models import (
 )
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.pagination import keyset_page, parse_date
+from backend.parties.links import PartyLinks
 from backend.parties.service import require_party_list
+from backend.records import changes_of, save_changes
 from backend.validation import check_past_date
 from backend.vocab import Track, TrackActivityKind, TrackOutcome
-
-P = TypeVar("P", bound=SQLModel)
-R = TypeVar("R", bound=SQLModel)
-
-
-def changes_of(data: BaseModel, not_null: Iterable[str]) -> dict[str, Any]:
-    """The fields a PATCH body sets; a NOT NULL column sent as null is refused, by name."""
-    changes = data.model_dump(exclude_unset=True)
-    for field in not_null:
-        if field in changes and changes[field] is None:
-            raise InvalidInput(f"{field} may not be null", field=field)
-    return changes
-
-
-def save_changes(session: Session, record: SQLModel, changes: dict[str, Any]) -> None:
-    record.sqlmodel_update(changes)
-    record.updated_at = utcnow()  # type: ignore[attr-defined]
-    session.add(record)
-    session.flush()
-
-
-@dataclass(frozen=True, slots=True)
-class PartyLinks:
-    """A table that links one kind of record to many parties (`<owner_key>`, `party_id`)."""
-
-    table: type[SQLModel]
-    owner_key: str
-
-    @property
-    def _owner(self) -> Any:
-        return col(getattr(self.table, self.owner_key))
-
-    @property
-    def _party(self) -> Any:
-        return col(self.table.party_id)  # type: ignore[attr-defined]
-
-    def load(
-        self, session: Session, owner_ids: Collection[uuid.UUID]
-    ) -> dict[uuid.UUID, list[uuid.UUID]]:
-        """The party ids of many records in one query (sorted, so responses are stable)."""
-        found: dict[uuid.UUID, list[uuid.UUID]] = {owner: [] for owner in owner_ids}
-        if owner_ids:
-            stmt = (
-                select(self._owner, self._party)
-                .where(self._owner.in_(owner_ids))
-                .order_by(self._owner, self._party)
-            )
-            for owner, party in session.exec(stmt).all():
-                found[owner].append(party)
-        return found
-
-    def replace(
-        self, session: Session, owner_id: uuid.UUID, party_ids: Sequence[uuid.UUID]
-    ) -> None:
-        session.exec(sa.delete(self.table).where(self._owner == owner_id))
-        session.add_all(self.table(**{self.owner_key: owner_id, "party_id": p}) for p in party_ids)
-        session.flush()
-
-    def include(self, owner_column: Any, party_id: uuid.UUID) -> sa.ColumnElement[bool]:
-        """Records linked to `party_id`, as a WHERE clause on the records' id column."""
-        return owner_column.in_(select(self._owner).where(self._party == party_id))
-
-    def publish(
-        self,
-        session: Session,
-        records: Sequence[R],
-        public: type[P],
-        extra: Callable[[R], dict[str, Any]] | None = None,
-    ) -> list[P]:
-        """Public bodies with `party_ids` (one query for the whole page, never one per record)."""
-        links = self.load(session, [r.id for r in records])  # type: ignore[attr-defined]
-        return [
-            public.model_validate(
-                r,
-                update={"party_ids": links[r.id], **(extra(r) if extra else {})},  # type: ignore[attr-defined]
-            )
-            for r in records
-        ]
-
 
 TRACK_PARTIES = PartyLinks(TrackActivityParty, "track_activity_id")
 

@@ -11,11 +11,12 @@ from sqlmodel import Session, col, select
 from backend.auth.service import Principal
 from backend.config import Settings
 from backend.db import utcnow
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import Conflict, NotFound
 from backend.incidents.filters import IncidentFilters
 from backend.incidents.models import Incident, IncidentCreate, IncidentUpdate
 from backend.pagination import keyset_page, parse_datetime
 from backend.parties.service import require_parties
+from backend.records import changes_of, save_changes
 from backend.validation import check_past_time
 from backend.vocab import WorkflowStatus
 
@@ -106,14 +107,8 @@ def update_incident(
         locked=incident.status is not WorkflowStatus.received,
         what="incident report",
     )
-    changes = data.model_dump(exclude_unset=True)
-    for field in _NOT_NULL:
-        if field in changes and changes[field] is None:
-            raise InvalidInput(f"{field} may not be null", field=field)
+    changes = changes_of(data, _NOT_NULL)
     _check_times(changes, settings)
     require_parties(session, {f: changes[f] for f in _PARTY_FIELDS if f in changes})
-    incident.sqlmodel_update(changes)
-    incident.updated_at = utcnow()
-    session.add(incident)
-    session.flush()
+    save_changes(session, incident, changes)
     return incident

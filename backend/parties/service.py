@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from backend.db import utcnow
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.pagination import keyset_page, parse_datetime
 from backend.parties.models import Party, PartyCreate, PartyUpdate
+from backend.records import changes_of, save_changes
 from backend.vocab import PartyKind
 
 
@@ -46,15 +46,9 @@ def get_party(*, session: Session, party_id: uuid.UUID) -> Party:
 
 def update_party(*, session: Session, party_id: uuid.UUID, data: PartyUpdate) -> Party:
     party = get_party(session=session, party_id=party_id)
-    changes = data.model_dump(exclude_unset=True)
-    for field in ("name", "code", "kind", "signatory", "aliases"):
-        if field in changes and changes[field] is None:
-            raise InvalidInput(f"{field} may not be null", field=field)
+    changes = changes_of(data, ("name", "code", "kind", "signatory", "aliases"))
     _check_unique(session, name=changes.get("name"), code=changes.get("code"), exclude=party.id)
-    party.sqlmodel_update(changes)
-    party.updated_at = utcnow()
-    session.add(party)
-    session.flush()
+    save_changes(session, party, changes)
     return party
 
 
