@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from backend.db import Database
+
+API = "/api/v1"
 
 
 def count(db: Database, model: type[SQLModel]) -> int:
@@ -38,3 +41,45 @@ def incident_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def walk(client: Any, url: str, headers: dict[str, str], **params: Any) -> list[dict]:
+    """Every item of a list route, following next_cursor to the last page."""
+    items: list[dict] = []
+    cursor = None
+    for _ in range(100):
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        response = client.get(url, params=query, headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert set(body) == {"items", "next_cursor"}
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("pagination never reached a last page")
+
+
+def ids(client: Any, url: str, headers: dict[str, str], **params: Any) -> set[str]:
+    return {item["id"] for item in walk(client, url, headers, **params)}
+
+
+def error_field(response: Any, status: int = 422) -> str:
+    """The status and error body a client relies on; returns the first field named."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"detail", "errors", "request_id"}
+    assert body["detail"]
+    assert body["errors"], body
+    assert set(body["errors"][0]) == {"field", "message", "type"}
+    return body["errors"][0]["field"]
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def post(client: Any, url: str, body: dict, headers: dict[str, str]) -> dict:
+    response = client.post(url, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()

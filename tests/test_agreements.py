@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from backend.db import Database
-from tests.test_ddr import API, error_field, ids, post, today, walk
+from tests.helpers import API, error_field, ids, post, today, walk
 
 AGREEMENTS = f"{API}/agreements"
 COMMITMENTS = f"{API}/commitments"

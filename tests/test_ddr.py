@@ -3,55 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx2 import Response
 
-API = "/api/v1"
+from tests.helpers import API, error_field, ids, post, today, walk
+
 TARGETS = f"{API}/ddr/targets"
 MILESTONES = f"{API}/ddr/milestones"
-
-
-# Helpers (test_diplomacy and test_agreements use them too)
-
-
-def walk(client: TestClient, url: str, headers: dict[str, str], **params: Any) -> list[dict]:
-    """Every item of a list route, following next_cursor to the last page."""
-    items: list[dict] = []
-    cursor = None
-    for _ in range(100):
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        response = client.get(url, params=query, headers=headers)
-        assert response.status_code == 200, response.text
-        body = response.json()
-        assert set(body) == {"items", "next_cursor"}
-        items += body["items"]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return items
-    raise AssertionError("pagination never reached a last page")
-
-
-def ids(client: TestClient, url: str, headers: dict[str, str], **params: Any) -> set[str]:
-    return {item["id"] for item in walk(client, url, headers, **params)}
-
-
-def error_field(response: Response, status: int = 422) -> str:
-    """The status and error body a client relies on; returns the first field named."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"detail", "errors", "request_id"}
-    assert body["detail"]
-    assert body["errors"], body
-    assert set(body["errors"][0]) == {"field", "message", "type"}
-    return body["errors"][0]["field"]
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 # Fixtures
@@ -98,12 +59,6 @@ def milestone_body(party_id: str, **overrides: Any) -> dict[str, Any]:
         "girls": 4,
     }
     return {**body, **overrides}
-
-
-def post(client: TestClient, url: str, body: dict, headers: dict[str, str]) -> dict:
-    response = client.post(url, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 # Targets

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from tests.test_ddr import API, error_field, ids, post, today, walk
+from tests.helpers import API, error_field, ids, post, today, walk
 
 ACTIVITIES = f"{API}/track-activities"
 
