@@ -45,7 +45,6 @@ def get_principal(
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     principal = authenticate(session=session, authorization=request.headers.get("authorization"))
-    request.state.principal = principal
     set_actor(session, principal.name, principal.role.value)
     return principal
 

@@ -36,7 +36,7 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.pagination import keyset_page, parse_date, parse_datetime
 from backend.parties.links import PartyLinks
 from backend.parties.service import require_party_list
-from backend.records import changes_of, save_changes
+from backend.records import changes_of, get_or_404, save_changes
 from backend.validation import check_past_date
 from backend.verification.models import VerificationEvent
 from backend.vocab import AgreementKind, CommitmentCategory, ImplementationLevel
@@ -131,10 +131,7 @@ def _check_name(session: Session, name: str | None, exclude: uuid.UUID | None) -
 
 
 def _agreement(session: Session, agreement_id: uuid.UUID) -> Agreement:
-    agreement = session.get(Agreement, agreement_id)
-    if agreement is None:
-        raise NotFound(f"no agreement with id {agreement_id}")
-    return agreement
+    return get_or_404(session, Agreement, agreement_id, "agreement")
 
 
 def _agreement_public(session: Session, agreement: Agreement) -> AgreementPublic:
@@ -199,10 +196,7 @@ def _with_overdue() -> Any:
 
 
 def _commitment(session: Session, commitment_id: uuid.UUID) -> Commitment:
-    commitment = session.get(Commitment, commitment_id)
-    if commitment is None:
-        raise NotFound(f"no commitment with id {commitment_id}")
-    return commitment
+    return get_or_404(session, Commitment, commitment_id, "commitment")
 
 
 def get_commitment(*, session: Session, commitment_id: uuid.UUID) -> CommitmentPublic:

@@ -21,10 +21,10 @@ from backend.ddr.models import (
     DdrTargetUpdate,
     check_disaggregation,
 )
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import InvalidInput
 from backend.pagination import keyset_page, parse_date, parse_datetime
 from backend.parties.service import require_parties
-from backend.records import changes_of, save_changes
+from backend.records import changes_of, claim_id, get_or_404, save_changes
 from backend.validation import check_past_date
 from backend.vocab import INDICATOR_PHASE, DdrIndicator, DdrPhase, Finding, WorkflowStatus
 
@@ -96,10 +96,7 @@ def create_target(*, session: Session, principal: Principal, data: DdrTargetCrea
 
 
 def get_target(*, session: Session, target_id: uuid.UUID) -> DdrTarget:
-    target = session.get(DdrTarget, target_id)
-    if target is None:
-        raise NotFound(f"no DDR target with id {target_id}")
-    return target
+    return get_or_404(session, DdrTarget, target_id, "DDR target")
 
 
 def list_targets(*, session: Session, filters: DdrTargetFilters, limit: int) -> dict[str, Any]:
@@ -137,11 +134,8 @@ def create_milestone(
 ) -> DdrMilestone:
     check_past_date(data.achieved_on, field="achieved_on", today=utcnow().date())
     require_parties(session, {"party_id": data.party_id})
-    if data.id is not None and session.get(DdrMilestone, data.id) is not None:
-        raise Conflict(f"a DDR milestone with id {data.id} exists already", field="id")
     values = data.model_dump()
-    if values["id"] is None:
-        values.pop("id")
+    claim_id(session, DdrMilestone, values, "a DDR milestone")
     milestone = DdrMilestone(**values, reported_by=principal.name)
     session.add(milestone)
     session.flush()
@@ -149,10 +143,7 @@ def create_milestone(
 
 
 def get_milestone(*, session: Session, milestone_id: uuid.UUID) -> DdrMilestone:
-    milestone = session.get(DdrMilestone, milestone_id)
-    if milestone is None:
-        raise NotFound(f"no DDR milestone with id {milestone_id}")
-    return milestone
+    return get_or_404(session, DdrMilestone, milestone_id, "DDR milestone")
 
 
 def list_milestones(

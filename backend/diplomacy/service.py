@@ -19,11 +19,11 @@ from backend.diplomacy.models import (
     TrackActivityPublic,
     TrackActivityUpdate,
 )
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import InvalidInput
 from backend.pagination import keyset_page, parse_date
 from backend.parties.links import PartyLinks
 from backend.parties.service import require_party_list
-from backend.records import changes_of, save_changes
+from backend.records import changes_of, claim_id, get_or_404, save_changes
 from backend.validation import check_past_date
 from backend.vocab import Track, TrackActivityKind, TrackOutcome
 
@@ -87,10 +87,7 @@ def _check_activity(values: dict[str, Any]) -> None:
 
 
 def _activity(session: Session, activity_id: uuid.UUID) -> TrackActivity:
-    activity = session.get(TrackActivity, activity_id)
-    if activity is None:
-        raise NotFound(f"no track activity with id {activity_id}")
-    return activity
+    return get_or_404(session, TrackActivity, activity_id, "track activity")
 
 
 def _public(session: Session, activity: TrackActivity) -> TrackActivityPublic:
@@ -103,10 +100,7 @@ def create_activity(
     values = data.model_dump()
     _check_activity(values)
     party_ids = require_party_list(session, "party_ids", values.pop("party_ids"))
-    if data.id is not None and session.get(TrackActivity, data.id) is not None:
-        raise Conflict(f"a track activity with id {data.id} exists already", field="id")
-    if values["id"] is None:
-        values.pop("id")
+    claim_id(session, TrackActivity, values, "a track activity")
     activity = TrackActivity(**values, reported_by=principal.name)
     session.add(activity)
     session.flush()

@@ -11,12 +11,12 @@ from sqlmodel import Session, col, select
 from backend.auth.service import Principal
 from backend.config import Settings
 from backend.db import utcnow
-from backend.errors import Conflict, NotFound
+from backend.errors import NotFound
 from backend.incidents.filters import IncidentFilters
 from backend.incidents.models import Incident, IncidentCreate, IncidentUpdate
 from backend.pagination import keyset_page, parse_datetime
 from backend.parties.service import require_parties
-from backend.records import changes_of, save_changes
+from backend.records import changes_of, claim_id, save_changes
 from backend.validation import check_past_time
 from backend.vocab import WorkflowStatus
 
@@ -58,10 +58,7 @@ def create_incident(
     values = data.model_dump(exclude_unset=False)
     _check_times(values, settings)
     require_parties(session, {f: values[f] for f in _PARTY_FIELDS})
-    if data.id is not None and session.get(Incident, data.id) is not None:
-        raise Conflict(f"an incident with id {data.id} exists already", field="id")
-    if values["id"] is None:
-        values.pop("id")
+    claim_id(session, Incident, values, "an incident")
     incident = Incident(**values, reported_by=principal.name)
     session.add(incident)
     session.flush()

@@ -9,10 +9,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import Conflict, InvalidInput
 from backend.pagination import keyset_page, parse_datetime
 from backend.parties.models import Party, PartyCreate, PartyUpdate
-from backend.records import changes_of, save_changes
+from backend.records import changes_of, get_or_404, save_changes
 from backend.vocab import PartyKind
 
 
@@ -38,10 +38,7 @@ def create_party(*, session: Session, data: PartyCreate) -> Party:
 
 
 def get_party(*, session: Session, party_id: uuid.UUID) -> Party:
-    party = session.get(Party, party_id)
-    if party is None:
-        raise NotFound(f"no party with id {party_id}")
-    return party
+    return get_or_404(session, Party, party_id, "party")
 
 
 def update_party(*, session: Session, party_id: uuid.UUID, data: PartyUpdate) -> Party:

@@ -12,9 +12,12 @@ from backend.auth.service import Principal
 from backend.config import Settings
 from backend.db import utcnow
 from backend.ddr.models import DdrMilestone
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.ddr.service import get_milestone
+from backend.errors import InvalidInput
+from backend.incidents.models import Incident
 from backend.incidents.service import get_incident
 from backend.parties.service import require_parties
+from backend.records import claim_id
 from backend.validation import check_past_time
 from backend.verification.models import VerificationCreate, VerificationEvent
 from backend.vocab import Finding
@@ -38,8 +41,6 @@ def _check(
             field="attributed_party_id",
         )
     require_parties(session, {"attributed_party_id": data.attributed_party_id})
-    if data.id is not None and session.get(VerificationEvent, data.id) is not None:
-        raise Conflict(f"a verification event with id {data.id} exists already", field="id")
 
 
 def _latest(session: Session, *where: Any) -> VerificationEvent | None:
@@ -54,13 +55,32 @@ def _latest(session: Session, *where: Any) -> VerificationEvent | None:
     return session.exec(stmt).first()
 
 
-def _new_event(
-    data: VerificationCreate, principal: Principal, **subject: uuid.UUID
+def _record(
+    session: Session,
+    data: VerificationCreate,
+    principal: Principal,
+    subject: Incident | DdrMilestone,
 ) -> VerificationEvent:
+    """Store the step, then re-derive the subject's state from its latest step."""
     values = data.model_dump()
-    if values["id"] is None:
-        values.pop("id")
-    return VerificationEvent(**values, **subject, recorded_by=principal.name)
+    claim_id(session, VerificationEvent, values, "a verification event")
+    link = (
+        VerificationEvent.incident_id
+        if isinstance(subject, Incident)
+        else VerificationEvent.ddr_milestone_id
+    )
+    event = VerificationEvent(**values, **{link.key: subject.id}, recorded_by=principal.name)
+    session.add(event)
+    session.flush()
+    latest = _latest(session, link == subject.id)
+    assert latest is not None  # the step just stored, at least
+    subject.status, subject.finding = latest.status, latest.finding
+    if isinstance(subject, Incident):
+        subject.attributed_party_id = latest.attributed_party_id
+    subject.updated_at = utcnow()
+    session.add(subject)
+    session.flush()
+    return event
 
 
 def add_incident_verification(
@@ -73,17 +93,7 @@ def add_incident_verification(
 ) -> VerificationEvent:
     incident = get_incident(session=session, principal=principal, incident_id=incident_id)
     _check(data, session=session, settings=settings, subject_at=incident.occurred_at)
-    event = _new_event(data, principal, incident_id=incident.id)
-    session.add(event)
-    session.flush()
-    latest = _latest(session, VerificationEvent.incident_id == incident.id)
-    assert latest is not None
-    incident.status, incident.finding = latest.status, latest.finding
-    incident.attributed_party_id = latest.attributed_party_id
-    incident.updated_at = utcnow()
-    session.add(incident)
-    session.flush()
-    return event
+    return _record(session, data, principal, incident)
 
 
 def add_milestone_verification(
@@ -94,24 +104,13 @@ def add_milestone_verification(
     milestone_id: uuid.UUID,
     data: VerificationCreate,
 ) -> VerificationEvent:
-    milestone = session.get(DdrMilestone, milestone_id)
-    if milestone is None:
-        raise NotFound(f"no DDR milestone with id {milestone_id}")
+    milestone = get_milestone(session=session, milestone_id=milestone_id)
     if data.attributed_party_id is not None:
         raise InvalidInput(
             "a DDR milestone is not attributed to a party", field="attributed_party_id"
         )
     _check(data, session=session, settings=settings, subject_at=None)
-    event = _new_event(data, principal, ddr_milestone_id=milestone.id)
-    session.add(event)
-    session.flush()
-    latest = _latest(session, VerificationEvent.ddr_milestone_id == milestone.id)
-    assert latest is not None
-    milestone.status, milestone.finding = latest.status, latest.finding
-    milestone.updated_at = utcnow()
-    session.add(milestone)
-    session.flush()
-    return event
+    return _record(session, data, principal, milestone)
 
 
 def list_incident_verifications(
@@ -124,9 +123,8 @@ def list_incident_verifications(
 def list_milestone_verifications(
     *, session: Session, milestone_id: uuid.UUID
 ) -> list[VerificationEvent]:
-    if session.get(DdrMilestone, milestone_id) is None:
-        raise NotFound(f"no DDR milestone with id {milestone_id}")
-    return _history(session, VerificationEvent.ddr_milestone_id == milestone_id)
+    milestone = get_milestone(session=session, milestone_id=milestone_id)
+    return _history(session, VerificationEvent.ddr_milestone_id == milestone.id)
 
 
 def _history(session: Session, *where: Any) -> list[VerificationEvent]:
