@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
+    sync_max_items: int = Field(default=1000, ge=1, description="Items per POST /api/v1/sync")
+    sync_max_body_bytes: int = Field(
+        default=16_777_216, ge=1024, description="Body limit of POST /api/v1/sync"
+    )
+    # Replays are recognised this long; a device offline for longer still cannot make a twin:
+    # a re-sent record id is refused with 409 forever.
+    idempotency_retention_days: int = Field(default=30, ge=1)
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=500, ge=1)
     # Reports may be timestamped a little ahead of the server's clock by a device's drift.

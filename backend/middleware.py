@@ -66,19 +66,27 @@ def too_large_message(max_bytes: int) -> str:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413 before the app reads them into memory."""
+    """Refuses bodies over the limit with 413 before the app reads them into memory.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `max_bytes` is the limit of every route; `per_path` raises or lowers it for exact paths
+    (a batch sync or an import carries more than a single record).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope["path"], self.default_max)
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(scope, send)
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await self._reject(scope, send, max_bytes)
                 return
 
         received = 0
@@ -89,8 +97,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise _TooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -103,11 +111,11 @@ class BodySizeLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._reject(scope, send)
+                await self._reject(scope, send, max_bytes)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
+    async def _reject(self, scope: Scope, send: Send, max_bytes: int) -> None:
         body: dict[str, Any] = {
-            "detail": too_large_message(self.max_bytes),
+            "detail": too_large_message(max_bytes),
             "errors": [],
             "request_id": scope.get("state", {}).get("request_id"),
         }

@@ -14,6 +14,7 @@ from backend.auth.models import ApiToken
 from backend.ddr.models import DdrMilestone, DdrTarget
 from backend.diplomacy.models import TrackActivity, TrackActivityParty
 from backend.incidents.models import Incident
+from backend.ingest.models import IdempotencyKey
 from backend.parties.models import Party
 from backend.verification.models import VerificationEvent
 
@@ -29,6 +30,7 @@ __all__ = [
     "CommitmentProgress",
     "DdrMilestone",
     "DdrTarget",
+    "IdempotencyKey",
     "Incident",
     "Party",
     "TrackActivity",

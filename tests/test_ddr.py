@@ -170,7 +170,11 @@ def test_milestone_round_trip(
     retry = client.post(
         MILESTONES, json=milestone_body(party["id"], id=client_id), headers=reporter
     )
-    assert error_field(retry, 409) == "id"
+    assert (retry.status_code, retry.json()) == (200, created)
+    changed = client.post(
+        MILESTONES, json=milestone_body(party["id"], id=client_id, site="Camp B"), headers=reporter
+    )
+    assert error_field(changed, 409) == "id"
     assert walk(client, MILESTONES, analyst) == [created]
 
     url = f"{MILESTONES}/{client_id}"

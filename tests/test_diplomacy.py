@@ -55,7 +55,11 @@ def test_round_trip(client: TestClient, reporter: dict, parties: list[str]) -> N
     assert client.get(url, headers=reporter).json() == created
     assert walk(client, ACTIVITIES, reporter) == [created]
     retry = client.post(ACTIVITIES, json=activity_body(parties[:2], id=client_id), headers=reporter)
-    assert error_field(retry, 409) == "id"
+    assert (retry.status_code, retry.json()) == (200, created)
+    changed = client.post(
+        ACTIVITIES, json=activity_body(parties[:2], id=client_id, venue="Elsewhere"), headers=reporter
+    )
+    assert error_field(changed, 409) == "id"
 
     changes = {"party_ids": [parties[2], parties[0], parties[2]], "outcome": "stalled"}
     response = client.patch(url, json=changes, headers=reporter)

@@ -11,7 +11,7 @@ import enum
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +30,8 @@ GENESIS = "0" * 64
 SYSTEM = ("system", "system")
 _SECRET_COLUMNS = {"api_token": {"token_hash"}}
 _PG_LOCK_KEY = 0x5057_4155  # "PWAU": one advisory lock serialises appends on PostgreSQL
+
+_ENTRY_COLUMNS = [c.key for c in AuditEntry.__table__.columns]  # type: ignore[attr-defined]
 
 
 def set_actor(session: Session, name: str, role: str) -> None:
@@ -108,31 +110,49 @@ def _head(session: OrmSession) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
-def _before_flush(session: OrmSession, _context: Any, _instances: Any) -> None:
-    pending = [(o, True) for o in session.new] + [(o, False) for o in session.dirty]
-    described = [(d, new) for o, new in pending if (d := _describe(o, new=new)) is not None]
-    if not described:
+def append(session: OrmSession, records: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
+    """Append entries `(action, record_kind, record_id, changes)` to the chain, in this transaction.
+
+    The one writer of the chain: the flush hook below uses it for ORM changes, and set-based paths
+    (batch sync, importers) call it with the rows they insert through SQLAlchemy Core.
+    """
+    records = list(records)
+    if not records:
         return
     seq, prev = _head(session)
     actor, role = session.info.get("audit_actor", SYSTEM)
     now = utcnow()
-    for (kind, record_id, changes), new in described:
+    rows = []
+    for action, kind, record_id, changes in records:
         seq += 1
         entry = AuditEntry(
             seq=seq,
             at=now,
             actor=actor,
             actor_role=role,
-            action="create" if new else "update",
+            action=action,
             record_kind=kind,
             record_id=record_id,
-            changes=changes,
+            changes=_jsonable(changes),
             prev_hash=prev,
             hash="",
         )
         entry.hash = prev = entry_hash(entry)
-        session.add(entry)
+        rows.append({c: getattr(entry, c) for c in _ENTRY_COLUMNS})
+    session.connection().execute(sa.insert(AuditEntry), rows)
     session.info["audit_head"] = (seq, prev)
+
+
+def _before_flush(session: OrmSession, _context: Any, _instances: Any) -> None:
+    pending = [(o, True) for o in session.new] + [(o, False) for o in session.dirty]
+    append(
+        session,
+        (
+            ("create" if new else "update", *d)
+            for o, new in pending
+            if (d := _describe(o, new=new)) is not None
+        ),
+    )
 
 
 def _after_end(session: OrmSession, *_: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from backend.ddr import service
 from backend.ddr.models import (
@@ -18,6 +18,7 @@ from backend.ddr.models import (
 )
 from backend.ddr.service import DdrMilestoneFilters, DdrTargetFilters
 from backend.deps import Reader, Reporter, SessionDep, SettingsDep, Verifier
+from backend.ingest.idempotency import IdempotentDep, replay_responses
 from backend.pagination import check_limit
 from backend.schemas import Page, responses
 
@@ -57,10 +58,17 @@ def update_target(
     "/milestones",
     status_code=201,
     response_model=DdrMilestonePublic,
-    responses=responses(403, 409),
+    responses={**responses(403, 409), **replay_responses(DdrMilestonePublic)},
 )
-def create_milestone(data: DdrMilestoneCreate, session: SessionDep, principal: Reporter) -> object:
-    return service.create_milestone(session=session, principal=principal, data=data)
+def create_milestone(
+    data: DdrMilestoneCreate, session: SessionDep, principal: Reporter, idempotent: IdempotentDep
+) -> Response:
+    return idempotent.create(
+        "ddr_milestone",
+        data,
+        lambda: service.create_milestone(session=session, principal=principal, data=data),
+        DdrMilestonePublic,
+    )
 
 
 @router.get("/milestones", response_model=Page[DdrMilestonePublic], responses=responses(403))

@@ -5,21 +5,34 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from backend.deps import Reader, Reporter, SessionDep, SettingsDep
 from backend.diplomacy import service
 from backend.diplomacy.models import TrackActivityCreate, TrackActivityPublic, TrackActivityUpdate
 from backend.diplomacy.service import TrackActivityFilters
+from backend.ingest.idempotency import IdempotentDep, replay_responses
 from backend.pagination import check_limit
 from backend.schemas import Page, responses
 
 router = APIRouter(prefix="/track-activities", tags=["diplomacy"])
 
 
-@router.post("", status_code=201, response_model=TrackActivityPublic, responses=responses(403, 409))
-def create_activity(data: TrackActivityCreate, session: SessionDep, principal: Reporter) -> object:
-    return service.create_activity(session=session, principal=principal, data=data)
+@router.post(
+    "",
+    status_code=201,
+    response_model=TrackActivityPublic,
+    responses={**responses(403, 409), **replay_responses(TrackActivityPublic)},
+)
+def create_activity(
+    data: TrackActivityCreate, session: SessionDep, principal: Reporter, idempotent: IdempotentDep
+) -> Response:
+    return idempotent.create(
+        "track_activity",
+        data,
+        lambda: service.create_activity(session=session, principal=principal, data=data),
+        TrackActivityPublic,
+    )
 
 
 @router.get("", response_model=Page[TrackActivityPublic], responses=responses(403))

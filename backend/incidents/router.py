@@ -5,24 +5,39 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from backend.deps import Reader, Reporter, SessionDep, SettingsDep
 from backend.incidents import service
 from backend.incidents.filters import IncidentFilters
 from backend.incidents.models import IncidentCreate, IncidentPublic, IncidentUpdate
+from backend.ingest.idempotency import IdempotentDep, replay_responses
 from backend.pagination import check_limit
 from backend.schemas import Page, responses
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
 
-@router.post("", status_code=201, response_model=IncidentPublic, responses=responses(403, 409))
+@router.post(
+    "",
+    status_code=201,
+    response_model=IncidentPublic,
+    responses={**responses(403, 409), **replay_responses(IncidentPublic)},
+)
 def create_incident(
-    data: IncidentCreate, session: SessionDep, settings: SettingsDep, principal: Reporter
-) -> object:
-    return service.create_incident(
-        session=session, principal=principal, settings=settings, data=data
+    data: IncidentCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Reporter,
+    idempotent: IdempotentDep,
+) -> Response:
+    return idempotent.create(
+        "incident",
+        data,
+        lambda: service.create_incident(
+            session=session, principal=principal, settings=settings, data=data
+        ),
+        IncidentPublic,
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from backend.deps import Reader, SessionDep, SettingsDep, Verifier
+from backend.ingest.idempotency import IdempotentDep, replay_responses
 from backend.schemas import Page, responses
 from backend.verification import service
 from backend.verification.models import VerificationCreate, VerificationPublic
@@ -18,7 +19,7 @@ router = APIRouter(tags=["verification"])
     "/incidents/{incident_id}/verifications",
     status_code=201,
     response_model=VerificationPublic,
-    responses=responses(403, 404, 409),
+    responses={**responses(403, 404, 409), **replay_responses(VerificationPublic)},
 )
 def add_incident_verification(
     incident_id: uuid.UUID,
@@ -26,9 +27,19 @@ def add_incident_verification(
     session: SessionDep,
     settings: SettingsDep,
     principal: Verifier,
-) -> object:
-    return service.add_incident_verification(
-        session=session, principal=principal, settings=settings, incident_id=incident_id, data=data
+    idempotent: IdempotentDep,
+) -> Response:
+    return idempotent.create(
+        "verification_event",
+        data,
+        lambda: service.add_incident_verification(
+            session=session,
+            principal=principal,
+            settings=settings,
+            incident_id=incident_id,
+            data=data,
+        ),
+        VerificationPublic,
     )
 
 
@@ -50,7 +61,7 @@ def list_incident_verifications(
     "/ddr/milestones/{milestone_id}/verifications",
     status_code=201,
     response_model=VerificationPublic,
-    responses=responses(403, 404, 409),
+    responses={**responses(403, 404, 409), **replay_responses(VerificationPublic)},
 )
 def add_milestone_verification(
     milestone_id: uuid.UUID,
@@ -58,13 +69,19 @@ def add_milestone_verification(
     session: SessionDep,
     settings: SettingsDep,
     principal: Verifier,
-) -> object:
-    return service.add_milestone_verification(
-        session=session,
-        principal=principal,
-        settings=settings,
-        milestone_id=milestone_id,
-        data=data,
+    idempotent: IdempotentDep,
+) -> Response:
+    return idempotent.create(
+        "verification_event",
+        data,
+        lambda: service.add_milestone_verification(
+            session=session,
+            principal=principal,
+            settings=settings,
+            milestone_id=milestone_id,
+            data=data,
+        ),
+        VerificationPublic,
     )
 
 

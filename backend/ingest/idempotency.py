@@ -1,0 +1,253 @@
+"""The one rule for a re-sent create: answered again, refused if changed, never made twice.
+
+A create is recognised by an `Idempotency-Key` header (scoped to the caller's token) or else by
+the record id the device chose (global: ids are unique forever). The first time, a key row is
+written *before* the record, in the same transaction: a concurrent retry of the same key waits on
+that row (PostgreSQL's unique index; SQLite's single writer) and then finds the finished answer.
+Same request again: the stored response, status 200, marked `Idempotent-Replayed: true`.
+Same key with another request: 409 naming the key. Keys are kept `idempotency_retention_days`;
+after that a re-sent device id is still refused with 409, because the record keeps its id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from backend.auth.service import Principal
+from backend.config import Settings
+from backend.db import utcnow
+from backend.deps import PrincipalDep, SessionDep, SettingsDep
+from backend.errors import Conflict
+from backend.ingest.models import IdempotencyKey
+
+KEY_HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+
+_TABLE = IdempotencyKey.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What identifies one create: where its key lives, the key, and the request it stands for."""
+
+    scope: str
+    key: str
+    fingerprint: str
+    kind: str
+    by_header: bool
+
+    @property
+    def ident(self) -> tuple[str, str]:
+        return (self.scope, self.key)
+
+    def conflict(self) -> Conflict:
+        if self.by_header:
+            return Conflict(
+                f"{KEY_HEADER} '{self.key}' was already used for a different request; "
+                "use a new key for a new record",
+                field=KEY_HEADER,
+            )
+        return Conflict(
+            f"a {self.kind.replace('_', ' ')} with id {self.key} exists already with different "
+            "content; correct it with PATCH, or give a new record a new id",
+            field="id",
+        )
+
+
+def fingerprint(path: str, actor: str, body: dict[str, Any]) -> str:
+    """The request a key stands for: where it was sent, by whom, and its body (as parsed)."""
+    raw = json.dumps([path, actor, body], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def claim_for(
+    *, kind: str, path: str, principal: Principal, key: str | None, data: BaseModel
+) -> Claim | None:
+    """The claim of a create, or None when neither a key nor a device id makes it recognisable."""
+    record_id = getattr(data, "id", None)
+    if key is None and record_id is None:
+        return None
+    print_ = fingerprint(path, principal.name, data.model_dump(mode="json"))
+    if key is not None:
+        return Claim(f"token:{principal.name}", key, print_, kind, by_header=True)
+    return Claim(kind, str(record_id), print_, kind, by_header=False)
+
+
+def find(session: Session, claims: Iterable[Claim]) -> dict[tuple[str, str], IdempotencyKey]:
+    """The stored keys among `claims`, in one query."""
+    idents = list({c.ident for c in claims})
+    if not idents:
+        return {}
+    stmt = select(IdempotencyKey).where(
+        sa.tuple_(col(IdempotencyKey.scope), col(IdempotencyKey.key)).in_(idents)
+    )
+    return {(row.scope, row.key): row for row in session.exec(stmt)}
+
+
+def reserve(
+    session: Session, claims: list[Claim], settings: Settings, now: datetime | None = None
+) -> set[tuple[str, str]]:
+    """Write the key rows of new claims; return those this transaction now holds.
+
+    A key another transaction holds is skipped (after waiting for it to finish, on PostgreSQL);
+    the caller reads it again with `find` and answers from it.
+    """
+    if not claims:
+        return set()
+    now = now or utcnow()
+    expires = now + timedelta(days=settings.idempotency_retention_days)
+    rows = [
+        {
+            "scope": c.scope,
+            "key": c.key,
+            "fingerprint": c.fingerprint,
+            "record_kind": c.kind,
+            "record_id": None,
+            "status_code": 0,
+            "response": None,
+            "created_at": now,
+            "expires_at": expires,
+        }
+        for c in claims
+    ]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = (
+        insert(_TABLE)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(_TABLE.c.scope, _TABLE.c.key)
+    )
+    held: set[tuple[str, str]] = set()
+    for start in range(0, len(rows), 500):  # under SQLite's limit of bound parameters
+        result = session.connection().execute(stmt.values(rows[start : start + 500]))
+        held.update((r.scope, r.key) for r in result)
+    return held
+
+
+def settle(session: Session, answers: list[tuple[Claim, str, int, dict[str, Any]]]) -> None:
+    """Store each finished create's answer `(claim, record_id, status, body)` on its key row."""
+    if not answers:
+        return
+    stmt = (
+        sa.update(_TABLE)
+        .where(_TABLE.c.scope == sa.bindparam("b_scope"), _TABLE.c.key == sa.bindparam("b_key"))
+        .values(
+            record_id=sa.bindparam("b_record_id"),
+            status_code=sa.bindparam("b_status"),
+            response=sa.bindparam("b_response", type_=sa.JSON),
+        )
+    )
+    session.connection().execute(
+        stmt,
+        [
+            {
+                "b_scope": c.scope,
+                "b_key": c.key,
+                "b_record_id": record_id,
+                "b_status": status,
+                "b_response": body,
+            }
+            for c, record_id, status, body in answers
+        ],
+    )
+
+
+def release(session: Session, claims: Iterable[Claim]) -> None:
+    """Drop key rows whose create was refused, so the corrected record can use the key."""
+    idents = [c.ident for c in claims]
+    if idents:
+        session.connection().execute(
+            sa.delete(_TABLE).where(sa.tuple_(_TABLE.c.scope, _TABLE.c.key).in_(idents))
+        )
+
+
+def purge_expired(session: Session, now: datetime | None = None) -> int:
+    """Forget keys past their retention; returns how many went."""
+    result = session.connection().execute(
+        sa.delete(_TABLE).where(_TABLE.c.expires_at < (now or utcnow()))
+    )
+    return result.rowcount or 0
+
+
+def replay_of(claim: Claim, row: IdempotencyKey) -> dict[str, Any]:
+    """The stored answer to `claim`, or the 409 when the key stood for another request."""
+    if row.fingerprint != claim.fingerprint or row.response is None:
+        raise claim.conflict()
+    return row.response
+
+
+class Idempotent:
+    """Router dependency: runs a single create under the key rule and answers it."""
+
+    def __init__(
+        self,
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        principal: PrincipalDep,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=KEY_HEADER,
+                min_length=1,
+                max_length=255,
+                pattern=r"^[\x21-\x7e]+$",
+                description="Any unique string (a UUID is best); a retry with the same key "
+                "and body gets the original response, never a second record",
+            ),
+        ] = None,
+    ) -> None:
+        self.request, self.session, self.settings = request, session, settings
+        self.principal, self.key = principal, idempotency_key
+
+    def create(
+        self, kind: str, data: BaseModel, make: Callable[[], Any], public: type[BaseModel]
+    ) -> JSONResponse:
+        claim = claim_for(
+            kind=kind,
+            path=self.request.url.path,
+            principal=self.principal,
+            key=self.key,
+            data=data,
+        )
+        if claim is None:
+            return JSONResponse(_body(make(), public), status_code=201)
+        while True:
+            row = find(self.session, [claim]).get(claim.ident)
+            if row is not None:
+                body = replay_of(claim, row)
+                return JSONResponse(body, status_code=200, headers={REPLAY_HEADER: "true"})
+            if reserve(self.session, [claim], self.settings):
+                break
+        body = _body(make(), public)
+        settle(self.session, [(claim, str(body.get("id")), 201, body)])
+        return JSONResponse(body, status_code=201)
+
+
+def _body(record: Any, public: type[BaseModel]) -> dict[str, Any]:
+    return public.model_validate(record).model_dump(mode="json")
+
+
+IdempotentDep = Annotated[Idempotent, Depends()]
+
+
+def replay_responses(public: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entry of a replayed create."""
+    return {
+        200: {
+            "model": public,
+            "description": f"A replay: the original response to the same {KEY_HEADER} or id",
+            "headers": {REPLAY_HEADER: {"schema": {"type": "string"}}},
+        }
+    }
