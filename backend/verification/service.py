@@ -25,9 +25,14 @@ from backend.vocab import Finding
 _ATTRIBUTABLE = (Finding.verified, Finding.disputed)
 
 
-def _check(
-    data: VerificationCreate, *, session: Session, settings: Settings, subject_at: datetime | None
+def check_step(
+    data: VerificationCreate,
+    *,
+    settings: Settings,
+    subject_at: datetime | None,
+    attributable: bool,
 ) -> None:
+    """The rules of one verification step that need no lookup (the subject's time is given)."""
     check_past_time(
         data.occurred_at, field="occurred_at", now=utcnow(), skew_s=settings.clock_skew_seconds
     )
@@ -35,24 +40,49 @@ def _check(
         raise InvalidInput(
             "occurred_at is before the incident itself occurred", field="occurred_at"
         )
-    if data.attributed_party_id is not None and data.finding not in _ATTRIBUTABLE:
+    if data.attributed_party_id is None:
+        return
+    if not attributable:
+        raise InvalidInput(
+            "a DDR milestone is not attributed to a party", field="attributed_party_id"
+        )
+    if data.finding not in _ATTRIBUTABLE:
         raise InvalidInput(
             "attributed_party_id needs a finding of 'verified' or 'disputed'",
             field="attributed_party_id",
         )
-    require_parties(session, {"attributed_party_id": data.attributed_party_id})
 
 
-def _latest(session: Session, *where: Any) -> VerificationEvent | None:
+def derive_state(session: Session, subjects: list[Incident] | list[DdrMilestone]) -> None:
+    """Each subject's status, finding (and an incident's attribution) from its latest step."""
+    if not subjects:
+        return
+    link = (
+        VerificationEvent.incident_id
+        if isinstance(subjects[0], Incident)
+        else VerificationEvent.ddr_milestone_id
+    )
     stmt = (
         select(VerificationEvent)
-        .where(*where)
+        .where(col(link).in_([s.id for s in subjects]))
         .order_by(
-            col(VerificationEvent.occurred_at).desc(), col(VerificationEvent.created_at).desc()
+            col(link),
+            col(VerificationEvent.occurred_at).desc(),
+            col(VerificationEvent.created_at).desc(),
         )
-        .limit(1)
     )
-    return session.exec(stmt).first()
+    latest: dict[uuid.UUID, VerificationEvent] = {}
+    for event in session.exec(stmt):
+        latest.setdefault(getattr(event, link.key), event)
+    now = utcnow()
+    for subject in subjects:
+        step = latest[subject.id]
+        subject.status, subject.finding = step.status, step.finding
+        if isinstance(subject, Incident):
+            subject.attributed_party_id = step.attributed_party_id
+        subject.updated_at = now
+        session.add(subject)
+    session.flush()
 
 
 def _record(
@@ -62,24 +92,14 @@ def _record(
     subject: Incident | DdrMilestone,
 ) -> VerificationEvent:
     """Store the step, then re-derive the subject's state from its latest step."""
+    require_parties(session, {"attributed_party_id": data.attributed_party_id})
     values = data.model_dump()
     claim_id(session, VerificationEvent, values, "a verification event")
-    link = (
-        VerificationEvent.incident_id
-        if isinstance(subject, Incident)
-        else VerificationEvent.ddr_milestone_id
-    )
-    event = VerificationEvent(**values, **{link.key: subject.id}, recorded_by=principal.name)
+    link = "incident_id" if isinstance(subject, Incident) else "ddr_milestone_id"
+    event = VerificationEvent(**values, **{link: subject.id}, recorded_by=principal.name)
     session.add(event)
     session.flush()
-    latest = _latest(session, link == subject.id)
-    assert latest is not None  # the step just stored, at least
-    subject.status, subject.finding = latest.status, latest.finding
-    if isinstance(subject, Incident):
-        subject.attributed_party_id = latest.attributed_party_id
-    subject.updated_at = utcnow()
-    session.add(subject)
-    session.flush()
+    derive_state(session, [subject])  # type: ignore[arg-type]
     return event
 
 
@@ -92,7 +112,7 @@ def add_incident_verification(
     data: VerificationCreate,
 ) -> VerificationEvent:
     incident = get_incident(session=session, principal=principal, incident_id=incident_id)
-    _check(data, session=session, settings=settings, subject_at=incident.occurred_at)
+    check_step(data, settings=settings, subject_at=incident.occurred_at, attributable=True)
     return _record(session, data, principal, incident)
 
 
@@ -105,11 +125,7 @@ def add_milestone_verification(
     data: VerificationCreate,
 ) -> VerificationEvent:
     milestone = get_milestone(session=session, milestone_id=milestone_id)
-    if data.attributed_party_id is not None:
-        raise InvalidInput(
-            "a DDR milestone is not attributed to a party", field="attributed_party_id"
-        )
-    _check(data, session=session, settings=settings, subject_at=None)
+    check_step(data, settings=settings, subject_at=None, attributable=False)
     return _record(session, data, principal, milestone)
 
 

@@ -1,0 +1,264 @@
+"""Batch sync: a device flushes its outbox in one request; every item gets its own answer.
+
+The fast path is set-based: items are parsed and checked as a batch (one query per lookup), the
+survivors go in with one multi-row INSERT per table, the audit trail gets the same rows in one
+append, and the key rows are answered in one UPDATE. Each item is all-or-nothing: a refused item
+is left out and never blocks the others. Should the database still refuse the batch insert (a
+constraint no check foresaw), the items are inserted again one by one, each in a savepoint, so
+only the offender is refused.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel
+
+from backend.audit import service as audit
+from backend.auth.service import Principal
+from backend.config import Settings
+from backend.errors import DomainError, Forbidden, InvalidInput
+from backend.ingest import idempotency
+from backend.ingest.kinds import KINDS, Entry, row_of
+from backend.ingest.schemas import SyncItem, SyncResponse, SyncResult
+from backend.verification.service import derive_state
+
+STATUSES = ("created", "replayed", "conflict", "rejected")
+
+
+def sync(
+    *, session: Session, principal: Principal, settings: Settings, items: list[SyncItem]
+) -> SyncResponse:
+    if len(items) > settings.sync_max_items:
+        raise InvalidInput(
+            f"{len(items)} items in one batch; at most {settings.sync_max_items} are taken, "
+            "send the rest in another request",
+            field="items",
+        )
+    entries = [_parse(i, item, principal) for i, item in enumerate(items)]
+    twins = _claims(entries, principal)
+    _answer_known(session, entries)
+    ready: list[Entry] = []
+    # Records first, then the verification steps, which may be about a record of this batch.
+    for stage in (False, True):
+        by_kind: dict[str, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            if entry.open and (entry.kind.subject is not None) is stage:
+                by_kind[entry.kind.name].append(entry)
+        for name, group in by_kind.items():
+            KINDS[name].prepare(session, principal, settings, group)
+        staged = [e for group in by_kind.values() for e in group if e.open and e.record]
+        staged = _reserve(session, settings, staged)
+        _insert(session, staged)
+        ready += staged
+    idempotency.release(session, [e.claim for e in ready if e.claim and e.status == "rejected"])
+    idempotency.settle(
+        session,
+        [
+            (e.claim, str(e.record.id), 201, e.body)  # type: ignore[union-attr]
+            for e in ready
+            if e.claim and e.status == "created"
+        ],
+    )
+    _answer_twins(twins)
+    return _response(entries)
+
+
+def _parse(index: int, item: SyncItem, principal: Principal) -> Entry:
+    kind = KINDS.get(item.kind)
+    if kind is None:
+        entry = Entry(index, None, None)  # type: ignore[arg-type]
+        entry.status = "rejected"
+        entry.errors = [
+            {
+                "field": "kind",
+                "message": f"unknown kind '{item.kind}'; one of {', '.join(KINDS)}",
+                "type": "InvalidInput",
+            }
+        ]
+        return entry
+    entry = Entry(index, kind, None, key=item.key)
+    if not principal.can(kind.permission):
+        entry.refuse(Forbidden(f"role '{principal.role.value}' may not send {kind.name} records"))
+        return entry
+    if kind.subject is not None:
+        if item.subject_id is None:
+            entry.refuse(InvalidInput(f"a {kind.name} item needs subject_id", field="subject_id"))
+            return entry
+        entry.subject_id = item.subject_id
+    elif item.subject_id is not None:
+        entry.refuse(InvalidInput(f"a {kind.name} item takes no subject_id", field="subject_id"))
+        return entry
+    try:
+        entry.data = kind.create.model_validate(item.data)
+    except ValidationError as exc:
+        entry.status = "rejected"
+        entry.errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"]) or "data",
+                "message": err["msg"],
+                "type": err["type"],
+            }
+            for err in exc.errors()
+        ]
+    return entry
+
+
+def _claims(entries: list[Entry], principal: Principal) -> list[tuple[Entry, Entry]]:
+    """Give each entry its claim; return (twin, first) pairs of the same claim within the batch."""
+    first: dict[tuple[str, str], Entry] = {}
+    twins = []
+    for entry in entries:
+        if not entry.open:
+            continue
+        claim = idempotency.claim_for(
+            kind=entry.kind.record_kind,
+            path=entry.kind.path(entry.subject_id),
+            principal=principal,
+            key=entry.key,
+            data=entry.data,
+        )
+        if claim is None:
+            entry.refuse(
+                InvalidInput(
+                    "a synced record needs an id made on the device (or a key), so that a "
+                    "re-sent outbox is recognised",
+                    field="id",
+                )
+            )
+            continue
+        entry.claim = claim
+        if claim.ident in first:
+            twins.append((entry, first[claim.ident]))
+            entry.status = "twin"  # answered with its first, at the end
+        else:
+            first[claim.ident] = entry
+    return twins
+
+
+def _answer_known(session: Session, entries: list[Entry]) -> None:
+    """Replay or refuse the entries whose key is stored already (one query)."""
+    open_ = [e for e in entries if e.open and e.claim]
+    known = idempotency.find(session, [e.claim for e in open_])  # type: ignore[misc]
+    for entry in open_:
+        row = known.get(entry.claim.ident)  # type: ignore[union-attr]
+        if row is not None:
+            _answer_from(entry, row)
+
+
+def _answer_from(entry: Entry, row: Any) -> None:
+    try:
+        entry.body = idempotency.replay_of(entry.claim, row)  # type: ignore[arg-type]
+        entry.status = "replayed"
+    except DomainError as error:
+        entry.refuse(error)
+
+
+def _reserve(session: Session, settings: Settings, ready: list[Entry]) -> list[Entry]:
+    """Hold the keys of the entries about to go in; a key taken meanwhile is answered from it."""
+    claims = [e.claim for e in ready if e.claim]
+    held = idempotency.reserve(session, claims, settings)  # type: ignore[arg-type]
+    raced = [e for e in ready if e.claim and e.claim.ident not in held]
+    if raced:
+        known = idempotency.find(session, [e.claim for e in raced])  # type: ignore[misc]
+        for entry in raced:
+            row = known.get(entry.claim.ident)  # type: ignore[union-attr]
+            if row is not None:
+                _answer_from(entry, row)
+            else:  # held by a transaction that rolled back after all: try the next batch
+                entry.refuse(InvalidInput("the record was being sent at the same time; retry"))
+    return [e for e in ready if e.open]
+
+
+_ORDER = ("incident", "ddr_milestone", "track_activity", "verification_event")
+
+
+def _insert(session: Session, ready: list[Entry]) -> None:
+    if not ready:
+        return
+    try:
+        with session.begin_nested():
+            _insert_rows(session, ready)
+    except IntegrityError:
+        session.info.pop("audit_head", None)  # the savepoint took the appended entries with it
+        for entry in ready:
+            try:
+                with session.begin_nested():
+                    _insert_rows(session, [entry])
+            except IntegrityError as exc:
+                session.info.pop("audit_head", None)
+                entry.refuse(InvalidInput(f"refused by the database: {exc.orig}"))
+    created = [e for e in ready if e.open]
+    for entry in created:
+        entry.status = "created"
+        entry.body = entry.kind.body(entry)
+    _derive_subjects(session, created)
+
+
+def _insert_rows(session: Session, entries: list[Entry]) -> None:
+    rows: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
+    links: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
+    for entry in entries:
+        rows[type(entry.record)].append(row_of(entry.record))  # type: ignore[arg-type]
+        for table, row in entry.extra_rows:
+            links[table].append(row)
+    conn = session.connection()
+    ordered = sorted(rows, key=lambda t: _ORDER.index(t.__tablename__))  # type: ignore[attr-defined]
+    for table in [*ordered, *links]:
+        batch = rows.get(table) or links[table]
+        conn.execute(sa.insert(table), batch)
+    audit.append(
+        session,
+        [
+            ("create", table.__tablename__, _record_id(table, row), row)  # type: ignore[attr-defined]
+            for table in [*ordered, *links]
+            for row in rows.get(table) or links[table]
+        ],
+    )
+
+
+def _record_id(table: type[SQLModel], row: dict[str, Any]) -> str:
+    keys = [c.key for c in sa.inspect(table).primary_key]
+    return ",".join(str(row[k]) for k in keys)
+
+
+def _derive_subjects(session: Session, created: list[Entry]) -> None:
+    """Verification steps move their subjects' state (one query per subject kind)."""
+    subjects: dict[type[SQLModel], dict[uuid.UUID, Any]] = defaultdict(dict)
+    for entry in created:
+        if entry.subject is not None:
+            subjects[type(entry.subject)][entry.subject.id] = entry.subject  # type: ignore[attr-defined]
+    for group in subjects.values():
+        derive_state(session, list(group.values()))
+
+
+def _answer_twins(twins: list[tuple[Entry, Entry]]) -> None:
+    for twin, first in twins:
+        if twin.claim.fingerprint != first.claim.fingerprint:  # type: ignore[union-attr]
+            twin.status = None
+            twin.refuse(twin.claim.conflict())  # type: ignore[union-attr]
+        elif first.status in ("created", "replayed"):
+            twin.status, twin.body = "replayed", first.body
+        else:
+            twin.status, twin.errors = first.status, first.errors
+
+
+def _response(entries: list[Entry]) -> SyncResponse:
+    results = [
+        SyncResult(
+            index=e.index,
+            kind=e.kind.name if e.kind else None,
+            id=(e.body or {}).get("id") or (str(e.data.id) if e.data and e.data.id else None),
+            status=e.status,  # type: ignore[arg-type]
+            errors=e.errors,
+            record=e.body,
+        )
+        for e in entries
+    ]
+    counts = Counter(r.status for r in results)
+    return SyncResponse(results=results, counts={s: counts.get(s, 0) for s in STATUSES})
