@@ -31,7 +31,6 @@ SYSTEM = ("system", "system")
 _SECRET_COLUMNS = {"api_token": {"token_hash"}}
 _PG_LOCK_KEY = 0x5057_4155  # "PWAU": one advisory lock serialises appends on PostgreSQL
 
-_ENTRY_COLUMNS = [c.key for c in AuditEntry.__table__.columns]  # type: ignore[attr-defined]
 
 
 def set_actor(session: Session, name: str, role: str) -> None:
@@ -39,13 +38,18 @@ def set_actor(session: Session, name: str, role: str) -> None:
     session.info["audit_actor"] = (name, role)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, enum.Enum):
-        return value.value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, list | tuple):
@@ -55,20 +59,29 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    payload = [
-        entry.seq,
-        _jsonable(entry.at),
-        entry.actor,
-        entry.actor_role,
-        entry.action,
-        entry.record_kind,
-        entry.record_id,
-        entry.changes,
-        entry.prev_hash,
-    ]
+_HASHED = (
+    "seq",
+    "at",
+    "actor",
+    "actor_role",
+    "action",
+    "record_kind",
+    "record_id",
+    "changes",
+    "prev_hash",
+)
+
+
+def _hash(fields: dict[str, Any]) -> str:
+    """The entry's hash; every field but `at` is JSON-ready already (`changes` as stored)."""
+    payload = [fields[name] for name in _HASHED]
+    payload[1] = payload[1].isoformat()
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return _hash({name: getattr(entry, name) for name in _HASHED})
 
 
 def _describe(obj: Any, *, new: bool) -> tuple[str, str, dict[str, Any]] | None:
@@ -125,20 +138,19 @@ def append(session: OrmSession, records: Iterable[tuple[str, str, str, dict[str,
     rows = []
     for action, kind, record_id, changes in records:
         seq += 1
-        entry = AuditEntry(
-            seq=seq,
-            at=now,
-            actor=actor,
-            actor_role=role,
-            action=action,
-            record_kind=kind,
-            record_id=record_id,
-            changes=_jsonable(changes),
-            prev_hash=prev,
-            hash="",
-        )
-        entry.hash = prev = entry_hash(entry)
-        rows.append({c: getattr(entry, c) for c in _ENTRY_COLUMNS})
+        row = {
+            "seq": seq,
+            "at": now,
+            "actor": actor,
+            "actor_role": role,
+            "action": action,
+            "record_kind": kind,
+            "record_id": record_id,
+            "changes": _jsonable(changes),
+            "prev_hash": prev,
+        }
+        row["hash"] = prev = _hash(row)
+        rows.append(row)
     session.connection().execute(sa.insert(AuditEntry), rows)
     session.info["audit_head"] = (seq, prev)
 

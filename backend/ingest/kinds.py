@@ -10,10 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
 from sqlmodel import Session, SQLModel, col, select
 
 from backend.auth.permissions import Permission
@@ -49,7 +51,7 @@ class Entry:
     key: str | None = None  # the item's idempotency key, if it has one
     data: Any = None  # the kind's create model, once parsed
     claim: Claim | None = None
-    record: SQLModel | None = None  # the row to insert, once checked
+    row: dict[str, Any] | None = None  # the row to insert, once checked
     extra_rows: list[tuple[type[SQLModel], dict[str, Any]]] = field(default_factory=list)
     subject: SQLModel | None = None
     status: str | None = None  # created, replayed, conflict, rejected
@@ -65,7 +67,7 @@ class Entry:
         self.errors = [
             {"field": error.field or "data", "message": error.message, "type": type(error).__name__}
         ]
-        self.record = None
+        self.row = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,11 @@ class Kind:
         return self.table.__tablename__  # type: ignore[return-value]
 
     def body(self, entry: Entry) -> dict[str, Any]:
-        update = {}
+        """The record's public form, the same as its single POST answers."""
+        fields = dict(entry.row or {})
         if self.table is TrackActivity:
-            update["party_ids"] = [row["party_id"] for _, row in entry.extra_rows]
-        return self.public.model_validate(entry.record, update=update).model_dump(mode="json")
+            fields["party_ids"] = sorted(row["party_id"] for _, row in entry.extra_rows)
+        return self.public.model_validate(fields).model_dump(mode="json")
 
 
 def _each(entries: Iterable[Entry], check: Callable[[Entry], None]) -> None:
@@ -138,7 +141,7 @@ def _refuse_taken_ids(session: Session, table: type[SQLModel], entries: list[Ent
 
 
 def _values(entry: Entry, **extra: Any) -> dict[str, Any]:
-    values = entry.data.model_dump()
+    values = dict(entry.data)  # the parsed fields as they are (flat models: no dump needed)
     if values.get("id") is None:
         values.pop("id", None)
     return {**values, **extra}
@@ -147,7 +150,7 @@ def _values(entry: Entry, **extra: Any) -> dict[str, Any]:
 def _prepare_incidents(
     session: Session, principal: Principal, settings: Settings, entries: list[Entry]
 ) -> None:
-    _each(entries, lambda e: check_times(e.data.model_dump(), settings))
+    _each(entries, lambda e: check_times(dict(e.data), settings))
     _require_parties(
         session,
         entries,
@@ -159,7 +162,7 @@ def _prepare_incidents(
     _refuse_taken_ids(session, Incident, entries)
     for entry in entries:
         if entry.open:
-            entry.record = Incident(**_values(entry), reported_by=principal.name)
+            entry.row = new_row(Incident, _values(entry), reported_by=principal.name)
 
 
 def _prepare_milestones(
@@ -173,13 +176,13 @@ def _prepare_milestones(
     _refuse_taken_ids(session, DdrMilestone, entries)
     for entry in entries:
         if entry.open:
-            entry.record = DdrMilestone(**_values(entry), reported_by=principal.name)
+            entry.row = new_row(DdrMilestone, _values(entry), reported_by=principal.name)
 
 
 def _prepare_activities(
     session: Session, principal: Principal, settings: Settings, entries: list[Entry]
 ) -> None:
-    _each(entries, lambda e: check_activity(e.data.model_dump()))
+    _each(entries, lambda e: check_activity(dict(e.data)))
     _require_parties(
         session,
         entries,
@@ -190,9 +193,9 @@ def _prepare_activities(
         if entry.open:
             values = _values(entry)
             party_ids = list(dict.fromkeys(values.pop("party_ids")))
-            entry.record = activity = TrackActivity(**values, reported_by=principal.name)
+            entry.row = new_row(TrackActivity, values, reported_by=principal.name)
             entry.extra_rows = [
-                (TrackActivityParty, {"track_activity_id": activity.id, "party_id": p})
+                (TrackActivityParty, {"track_activity_id": entry.row["id"], "party_id": p})
                 for p in party_ids
             ]
 
@@ -229,8 +232,11 @@ def _verification_preparer(subject_model: type[SQLModel], link: str):
         _refuse_taken_ids(session, VerificationEvent, entries)
         for entry in entries:
             if entry.open:
-                entry.record = VerificationEvent(
-                    **_values(entry), **{link: entry.subject_id}, recorded_by=principal.name
+                entry.row = new_row(
+                    VerificationEvent,
+                    _values(entry),
+                    **{link: entry.subject_id},
+                    recorded_by=principal.name,
                 )
 
     return prepare
@@ -290,6 +296,28 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def row_of(record: SQLModel) -> dict[str, Any]:
-    """A model instance as the column values of a Core insert (defaults applied)."""
-    return {c.key: getattr(record, c.key) for c in sa.inspect(type(record)).column_attrs}
+@cache
+def _defaults(table: type[SQLModel]) -> tuple[tuple[str, Any, Any], ...]:
+    """(column, default, default factory) of each column, from the table model's own fields."""
+    fields = table.model_fields
+    return tuple(
+        (c.key, fields[c.key].default, fields[c.key].default_factory)
+        for c in sa.inspect(table).column_attrs
+    )
+
+
+def new_row(table: type[SQLModel], values: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The column values of a new record for a Core insert, with the model's defaults applied
+    (as constructing the model would, at a fraction of the cost)."""
+    given = {**values, **extra}
+    row: dict[str, Any] = {}
+    for name, default, factory in _defaults(table):
+        if name in given:
+            row[name] = given[name]
+        elif factory is not None:
+            row[name] = factory()
+        elif default is PydanticUndefined:
+            raise KeyError(f"{table.__tablename__}.{name} has no value and no default")
+        else:
+            row[name] = default
+    return row

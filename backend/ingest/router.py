@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from backend.deps import Reporter, SessionDep, SettingsDep
 from backend.ingest import service
@@ -15,7 +16,7 @@ router = APIRouter(tags=["sync"])
 @router.post("/sync", response_model=SyncResponse, responses=responses(403))
 def sync(
     body: SyncRequest, session: SessionDep, settings: SettingsDep, principal: Reporter
-) -> SyncResponse:
+) -> JSONResponse:
     """Flush a device's outbox: one answer per item, in order; each item all-or-nothing.
 
     `created`: stored now. `replayed`: stored before (same key or id, same content): `record`
@@ -23,4 +24,5 @@ def sync(
     `rejected`: the item is invalid; `errors` name the fields. Only a malformed envelope, too
     many items, or a body over the limit fails the whole request.
     """
-    return service.sync(session=session, principal=principal, settings=settings, items=body.items)
+    answer = service.sync(session=session, principal=principal, settings=settings, items=body.items)
+    return JSONResponse(answer)

@@ -24,8 +24,8 @@ from backend.auth.service import Principal
 from backend.config import Settings
 from backend.errors import DomainError, Forbidden, InvalidInput
 from backend.ingest import idempotency
-from backend.ingest.kinds import KINDS, Entry, row_of
-from backend.ingest.schemas import SyncItem, SyncResponse, SyncResult
+from backend.ingest.kinds import KINDS, Entry
+from backend.ingest.schemas import SyncItem
 from backend.verification.service import derive_state
 
 STATUSES = ("created", "replayed", "conflict", "rejected")
@@ -33,7 +33,7 @@ STATUSES = ("created", "replayed", "conflict", "rejected")
 
 def sync(
     *, session: Session, principal: Principal, settings: Settings, items: list[SyncItem]
-) -> SyncResponse:
+) -> dict[str, Any]:
     if len(items) > settings.sync_max_items:
         raise InvalidInput(
             f"{len(items)} items in one batch; at most {settings.sync_max_items} are taken, "
@@ -52,7 +52,7 @@ def sync(
                 by_kind[entry.kind.name].append(entry)
         for name, group in by_kind.items():
             KINDS[name].prepare(session, principal, settings, group)
-        staged = [e for group in by_kind.values() for e in group if e.open and e.record]
+        staged = [e for group in by_kind.values() for e in group if e.open and e.row]
         staged = _reserve(session, settings, staged)
         _insert(session, staged)
         ready += staged
@@ -60,7 +60,7 @@ def sync(
     idempotency.settle(
         session,
         [
-            (e.claim, str(e.record.id), 201, e.body)  # type: ignore[union-attr]
+            (e.claim, str(e.row["id"]), 201, e.body)  # type: ignore[index]
             for e in ready
             if e.claim and e.status == "created"
         ],
@@ -204,7 +204,7 @@ def _insert_rows(session: Session, entries: list[Entry]) -> None:
     rows: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
     links: dict[type[SQLModel], list[dict[str, Any]]] = defaultdict(list)
     for entry in entries:
-        rows[type(entry.record)].append(row_of(entry.record))  # type: ignore[arg-type]
+        rows[entry.kind.table].append(entry.row)  # type: ignore[arg-type]
         for table, row in entry.extra_rows:
             links[table].append(row)
     conn = session.connection()
@@ -248,17 +248,19 @@ def _answer_twins(twins: list[tuple[Entry, Entry]]) -> None:
             twin.status, twin.errors = first.status, first.errors
 
 
-def _response(entries: list[Entry]) -> SyncResponse:
+def _response(entries: list[Entry]) -> dict[str, Any]:
+    """The answer as plain JSON-ready data (the bodies are JSON-ready already; `SyncResponse`
+    documents the shape)."""
     results = [
-        SyncResult(
-            index=e.index,
-            kind=e.kind.name if e.kind else None,
-            id=(e.body or {}).get("id") or (str(e.data.id) if e.data and e.data.id else None),
-            status=e.status,  # type: ignore[arg-type]
-            errors=e.errors,
-            record=e.body,
-        )
+        {
+            "index": e.index,
+            "kind": e.kind.name if e.kind else None,
+            "id": (e.body or {}).get("id") or (str(e.data.id) if e.data and e.data.id else None),
+            "status": e.status,
+            "errors": e.errors,
+            "record": e.body,
+        }
         for e in entries
     ]
-    counts = Counter(r.status for r in results)
-    return SyncResponse(results=results, counts={s: counts.get(s, 0) for s in STATUSES})
+    counts = Counter(r["status"] for r in results)
+    return {"results": results, "counts": {s: counts.get(s, 0) for s in STATUSES}}
