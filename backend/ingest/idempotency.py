@@ -11,7 +11,9 @@ after that a re-sent device id is still refused with 409, because the record kee
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,7 +28,7 @@ from sqlmodel import Session, col, select
 
 from backend.auth.service import Principal
 from backend.config import Settings
-from backend.db import utcnow
+from backend.db import Database, utcnow
 from backend.deps import PrincipalDep, SessionDep, SettingsDep
 from backend.errors import Conflict
 from backend.ingest.models import IdempotencyKey
@@ -34,6 +36,7 @@ from backend.ingest.models import IdempotencyKey
 KEY_HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 
+log = logging.getLogger("peacewatch.ingest")
 _TABLE = IdempotencyKey.__table__  # type: ignore[attr-defined]
 
 
@@ -177,6 +180,23 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
         sa.delete(_TABLE).where(_TABLE.c.expires_at < (now or utcnow()))
     )
     return result.rowcount or 0
+
+
+async def purge_keys_periodically(db: Database, every_s: float = 3600) -> None:
+    """The server's retention of keys: purge at start, then every hour."""
+    while True:
+        try:
+            await asyncio.to_thread(_purge_now, db)
+        except Exception:  # the next round tries again; a failed purge loses nothing
+            log.exception("could not purge expired idempotency keys")
+        await asyncio.sleep(every_s)
+
+
+def _purge_now(db: Database) -> None:
+    with db.session() as session:
+        gone = purge_expired(session)
+    if gone:
+        log.info("purged %d expired idempotency keys", gone)
 
 
 def replay_of(claim: Claim, row: IdempotencyKey) -> dict[str, Any]:

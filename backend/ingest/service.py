@@ -26,6 +26,8 @@ from backend.errors import DomainError, Forbidden, InvalidInput
 from backend.ingest import idempotency
 from backend.ingest.kinds import KINDS, Entry
 from backend.ingest.schemas import SyncItem
+from backend.notices import service as notices
+from backend.notices.service import make_notice
 from backend.verification.service import derive_state
 
 STATUSES = ("created", "replayed", "conflict", "rejected")
@@ -220,6 +222,20 @@ def _insert_rows(session: Session, entries: list[Entry]) -> None:
             for row in rows.get(table) or links[table]
         ],
     )
+    notices.publish(session, _notices(entries))
+
+
+def _notices(entries: list[Entry]) -> list[dict[str, Any]]:
+    """What the live dashboard hears of the new records (an incident's visibility travels along)."""
+    return [
+        make_notice(
+            entry.kind.record_kind,
+            entry.row["id"],  # type: ignore[index]
+            sensitivity=entry.row.get("sensitivity"),  # type: ignore[union-attr]
+            reported_by=entry.row.get("reported_by"),  # type: ignore[union-attr]
+        )
+        for entry in entries
+    ]
 
 
 def _record_id(table: type[SQLModel], row: dict[str, Any]) -> str:
