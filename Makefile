@@ -22,13 +22,14 @@ PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 PG_USER ?= postgres
 
-.PHONY: help install run test test-postgres lint lock clean distclean
+.PHONY: help install run test test-postgres bench lint lock clean distclean
 
 help:
 	@echo "make install        create .venv and install PeaceWatch with its dev tools (pinned by constraints.txt)"
 	@echo "make run            migrate the database, then serve on http://$(HOST):$(PORT) (HOST=, PORT= to change)"
 	@echo "make test           run the tests (SQLite; PostgreSQL too if PEACEWATCH_TEST_POSTGRES_URL is set)"
 	@echo "make test-postgres  run the tests on SQLite and on a throwaway PostgreSQL database at $(PG_HOST):$(PG_PORT)"
+	@echo "make bench          ingestion benchmark on SQLite (BENCH_ARGS='--quick' or '--postgres URL')"
 	@echo "make lint           ruff check and ruff format --check"
 	@echo "make lock           rewrite constraints.txt from the packages installed in .venv"
 	@echo "make clean          remove caches and build output (keeps .venv and data/)"
@@ -71,6 +72,11 @@ test-postgres: install
 		$(MAKE) --no-print-directory test; \
 	status=$$?; \
 	exit $$status
+
+# Single posts and /sync batches against their baselines; figures and goals in docs/benchmarks.md.
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python -m bench.ingest $(BENCH_ARGS)
 
 lint: install
 	@echo "==> ruff check"

@@ -5,6 +5,7 @@ No engine exists at import time: `Database(settings)` makes one, and the app kee
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -102,11 +103,14 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         from backend.audit.service import install as install_audit_trail
+        from backend.notices.service import install as install_notices
 
         install_audit_trail()
+        install_notices()
         self.settings = settings
         self.engine = make_engine(settings)
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._write_turn = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -115,7 +119,19 @@ class Database:
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back on error."""
-        bind = self._writer if write else self.engine
+        if write and self._write_turn is not None:
+            # SQLite has one writer at a time. Writers of this process queue here, on a lock that
+            # hands over at once, rather than in SQLite's busy handler, which polls with sleeps of
+            # up to 100 ms; other processes still wait through the busy timeout.
+            with self._write_turn, self._session(self._writer) as session:
+                yield session
+        else:
+            with self._session(self._writer if write else self.engine) as session:
+                yield session
+
+    @staticmethod
+    @contextmanager
+    def _session(bind: Engine) -> Iterator[Session]:
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
 

@@ -24,6 +24,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/api/v1/parties/{party_id}"): ADMIN,
     ("GET", "/api/v1/incidents"): ALL,
     ("POST", "/api/v1/incidents"): FIELD,
+    ("POST", "/api/v1/sync"): FIELD,
     ("GET", "/api/v1/incidents/{incident_id}"): ALL,
     ("PATCH", "/api/v1/incidents/{incident_id}"): FIELD,
     ("GET", "/api/v1/incidents/{incident_id}/verifications"): ALL,
@@ -56,7 +57,11 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/tokens"): ADMIN,
     ("DELETE", "/api/v1/tokens/{name}"): ADMIN,
     ("GET", "/api/v1/audit"): ADMIN,
+    ("POST", "/api/v1/imports/{source}"): ADMIN,
+    ("GET", "/api/v1/stream"): ALL,
 }
+# Endless responses: only their status is read, then the stream is closed at once.
+STREAMS = {"/api/v1/stream"}
 
 
 def test_the_matrix_covers_every_api_route():
@@ -84,12 +89,17 @@ def test_each_role_is_let_through_or_refused(client, auth, method, path):
     url = _concrete(path)
     body = {} if method in ("POST", "PATCH") else None
 
-    anonymous = client.request(method, url, json=body)
-    assert anonymous.status_code == 401, f"{method} {path} without a token"
+    def status_of(headers: dict[str, str] | None = None) -> int:
+        if path in STREAMS:
+            with client.stream(method, url, headers=headers) as response:
+                return response.status_code
+        return client.request(method, url, json=body, headers=headers).status_code
+
+    assert status_of() == 401, f"{method} {path} without a token"
 
     for role in sorted(ALL):
-        response = client.request(method, url, json=body, headers=auth(role))
+        status = status_of(auth(role))
         if role in MATRIX[(method, path)]:
-            assert response.status_code not in (401, 403), f"{role} refused {method} {path}"
+            assert status not in (401, 403), f"{role} refused {method} {path}"
         else:
-            assert response.status_code == 403, f"{role} allowed {method} {path}"
+            assert status == 403, f"{role} allowed {method} {path}"

@@ -24,7 +24,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from backend.auth.service import Principal
 from backend.config import Settings
@@ -89,14 +89,26 @@ def claim_for(
     return Claim(kind, str(record_id), print_, kind, by_header=False)
 
 
+def _match(idents: Iterable[tuple[str, str]]) -> sa.ColumnElement[bool]:
+    """Rows of these (scope, key) pairs, as `scope = ? AND key IN (...)` per scope so that both
+    databases use the primary key (SQLite scans the table for a row-value IN)."""
+    by_scope: dict[str, set[str]] = {}
+    for scope, key in idents:
+        by_scope.setdefault(scope, set()).add(key)
+    return sa.or_(
+        *(
+            sa.and_(_TABLE.c.scope == scope, _TABLE.c.key.in_(sorted(keys)))
+            for scope, keys in by_scope.items()
+        )
+    )
+
+
 def find(session: Session, claims: Iterable[Claim]) -> dict[tuple[str, str], IdempotencyKey]:
     """The stored keys among `claims`, in one query."""
-    idents = list({c.ident for c in claims})
+    idents = {c.ident for c in claims}
     if not idents:
         return {}
-    stmt = select(IdempotencyKey).where(
-        sa.tuple_(col(IdempotencyKey.scope), col(IdempotencyKey.key)).in_(idents)
-    )
+    stmt = select(IdempotencyKey).where(_match(idents))
     return {(row.scope, row.key): row for row in session.exec(stmt)}
 
 
@@ -169,9 +181,7 @@ def release(session: Session, claims: Iterable[Claim]) -> None:
     """Drop key rows whose create was refused, so the corrected record can use the key."""
     idents = [c.ident for c in claims]
     if idents:
-        session.connection().execute(
-            sa.delete(_TABLE).where(sa.tuple_(_TABLE.c.scope, _TABLE.c.key).in_(idents))
-        )
+        session.connection().execute(sa.delete(_TABLE).where(_match(idents)))
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> int:

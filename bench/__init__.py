@@ -1,0 +1,1 @@
+"""Benchmarks of PeaceWatch (`python -m bench.ingest`); figures in docs/benchmarks.md."""
