@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,10 +21,17 @@ from backend.config import Settings
 from backend.db import Database
 from backend.ddr.router import router as ddr_router
 from backend.diplomacy.router import router as diplomacy_router
-from backend.errors import DomainError, Unauthenticated
+from backend.errors import DomainError, RateLimited, Unauthenticated
+from backend.imports.router import router as imports_router
+from backend.imports.service import Source as ImportSource
 from backend.incidents.router import router as incidents_router
+from backend.ingest.idempotency import purge_keys_periodically
+from backend.ingest.router import router as sync_router
 from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from backend.notices.router import router as notices_router
+from backend.notices.runtime import Notices
 from backend.parties.router import router as parties_router
+from backend.ratelimit import RateLimiter
 from backend.verification.router import router as verification_router
 
 log = logging.getLogger("peacewatch")
@@ -58,6 +66,8 @@ def _install_error_handlers(app: FastAPI) -> None:
             errors = [{"field": exc.field, "message": exc.message, "type": type(exc).__name__}]
             detail = f"{exc.field}: {exc.message}"
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return _error(exc.status_code, request, detail, errors, headers)
 
     @app.exception_handler(RequestValidationError)
@@ -98,12 +108,15 @@ def _api_router() -> APIRouter:
     for router in (
         parties_router,
         incidents_router,
+        sync_router,
         verification_router,
         ddr_router,
         diplomacy_router,
         agreements_router,
         tokens_router,
         audit_router,
+        notices_router,
+        imports_router,
     ):
         api.include_router(router)
 
@@ -134,9 +147,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
+        app.state.notices = Notices.start(app.state.db)
+        purger = asyncio.create_task(purge_keys_periodically(app.state.db))
         try:
             yield
         finally:
+            purger.cancel()
+            app.state.notices.stop()
             app.state.db.dispose()
 
     app = FastAPI(
@@ -150,8 +167,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     _install_error_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        per_path={
+            f"{API_PREFIX}/sync": settings.sync_max_body_bytes,
+            **{f"{API_PREFIX}/imports/{s.value}": settings.import_max_bytes for s in ImportSource},
+        },
+    )
     app.add_middleware(RequestContextMiddleware)
 
     @app.get("/healthz", tags=["service"], responses={503: {"description": "Database unreachable"}})

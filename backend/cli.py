@@ -15,6 +15,7 @@ from backend.auth import service as tokens
 from backend.config import Settings
 from backend.db import Database
 from backend.errors import DomainError
+from backend.imports.cli import import_app
 from backend.vocab import Role
 
 app = typer.Typer(no_args_is_help=True, help="PeaceWatch: ceasefire, DDR and diplomacy monitoring.")
@@ -24,6 +25,7 @@ app.add_typer(db_app, name="db")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.add_typer(import_app, name="import")
 
 err = Console(stderr=True)
 
@@ -235,11 +237,23 @@ def serve(
             workers=workers,
             proxy_headers=True,
             log_level=level,
+            timeout_graceful_shutdown=_GRACEFUL_S,
         )
     else:
         from backend.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, log_level=level)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            proxy_headers=True,
+            log_level=level,
+            timeout_graceful_shutdown=_GRACEFUL_S,
+        )
+
+
+# Open live streams never end by themselves: on shutdown they get this long, then are closed.
+_GRACEFUL_S = 5
 
 
 def main() -> None:

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
+    import_max_bytes: int = Field(
+        default=16_777_216, ge=1024, description="Body limit of POST /api/v1/imports/{source}"
+    )
     sync_max_items: int = Field(default=1000, ge=1, description="Items per POST /api/v1/sync")
     sync_max_body_bytes: int = Field(
         default=16_777_216, ge=1024, description="Body limit of POST /api/v1/sync"
@@ -33,6 +36,11 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, ge=1)
     # Reports may be timestamped a little ahead of the server's clock by a device's drift.
     clock_skew_seconds: int = Field(default=300, ge=0)
+
+    # Requests per API token per minute, per server process (0: no limit).
+    rate_limit_per_minute: int = Field(default=1200, ge=0)
+    # An open /api/v1/stream gets a comment this often, so proxies keep it and dead clients go.
+    stream_heartbeat_seconds: float = Field(default=15, gt=0)
 
     docs_enabled: bool = Field(default=True, description="Serve /docs and /openapi.json")
     log_level: str = "INFO"

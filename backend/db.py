@@ -69,12 +69,32 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cur.close()
 
+    # SQLite has one writer at a time. The writers of this process queue on this lock, which hands
+    # over at once, rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms;
+    # other processes (the CLI, another server) still wait through the busy timeout. The lock is
+    # held from a writer's BEGIN to its COMMIT or ROLLBACK, so a transaction begun late holds it
+    # briefly. Should it ever not come back, a writer waits at most the busy timeout for it.
+    turn = threading.Lock()
+    wait_s = busy_timeout_ms / 1000
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # A writer takes the write lock up front: in WAL mode a deferred transaction that reads and
         # then writes can fail at once with SQLITE_BUSY instead of waiting for the busy timeout.
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode == "IMMEDIATE" and turn.acquire(timeout=wait_s):
+            conn.info["sqlite_turn"] = True
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}")
+        except BaseException:
+            _end(conn)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(conn: sa.Connection) -> None:
+        if conn.info.pop("sqlite_turn", False):
+            turn.release()
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -110,7 +130,6 @@ class Database:
         self.settings = settings
         self.engine = make_engine(settings)
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        self._write_turn = threading.Lock() if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -119,19 +138,7 @@ class Database:
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back on error."""
-        if write and self._write_turn is not None:
-            # SQLite has one writer at a time. Writers of this process queue here, on a lock that
-            # hands over at once, rather than in SQLite's busy handler, which polls with sleeps of
-            # up to 100 ms; other processes still wait through the busy timeout.
-            with self._write_turn, self._session(self._writer) as session:
-                yield session
-        else:
-            with self._session(self._writer if write else self.engine) as session:
-                yield session
-
-    @staticmethod
-    @contextmanager
-    def _session(bind: Engine) -> Iterator[Session]:
+        bind = self._writer if write else self.engine
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
 

@@ -14,6 +14,8 @@ from backend.auth.permissions import Permission
 from backend.auth.service import Principal, authenticate
 from backend.config import Settings
 from backend.db import Database
+from backend.errors import RateLimited
+from backend.ratelimit import RateLimiter
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="A PeaceWatch API token")
@@ -44,7 +46,18 @@ def get_principal(
     session: SessionDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    principal = authenticate(session=session, authorization=request.headers.get("authorization"))
+    # The token is checked on a short read of its own, so that a writer's transaction (and, on
+    # SQLite, the write lock) begins only with the request's first write.
+    db: Database = request.app.state.db
+    with db.session(write=False) as reader:
+        principal = authenticate(session=reader, authorization=request.headers.get("authorization"))
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if retry_after := limiter.hit(principal.name):
+        raise RateLimited(
+            f"too many requests: at most {limiter.per_minute} a minute per token; "
+            f"retry in {retry_after} s",
+            retry_after=retry_after,
+        )
     set_actor(session, principal.name, principal.role.value)
     return principal
 

@@ -32,3 +32,13 @@ class Forbidden(DomainError):
 
 class Unauthenticated(DomainError):
     status_code = 401
+
+
+class RateLimited(DomainError):
+    """The token used up its requests for the minute; `retry_after` is whole seconds to wait."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -67,11 +67,13 @@ _DESCRIPTIONS = {
     409: "Conflicts with an existing record",
     413: "Request body too large",
     422: "Invalid input; `errors` names each field and the reason",
+    429: "Too many requests for this token; wait `Retry-After` seconds",
     500: "Server error; quote `request_id` when reporting it",
 }
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error codes a route can give (401, 413, 422, 500 always apply)."""
-    every = {401, 413, 422, 500, *codes}
+    """OpenAPI entries for the error codes a route can give (401, 413, 422, 429, 500 always
+    apply)."""
+    every = {401, 413, 422, 429, 500, *codes}
     return {c: {"model": ErrorBody, "description": _DESCRIPTIONS[c]} for c in sorted(every)}

@@ -251,16 +251,24 @@ class Idempotent:
             data=data,
         )
         if claim is None:
-            return JSONResponse(_body(make(), public), status_code=201)
+            return self._created(make(), public, None)
         while True:
+            if reserve(self.session, [claim], self.settings):
+                break
             row = find(self.session, [claim]).get(claim.ident)
             if row is not None:
                 body = replay_of(claim, row)
                 return JSONResponse(body, status_code=200, headers={REPLAY_HEADER: "true"})
-            if reserve(self.session, [claim], self.settings):
-                break
-        body = _body(make(), public)
-        settle(self.session, [(claim, str(body.get("id")), 201, body)])
+            # The holder rolled back between the two statements: claim it again.
+        return self._created(make(), public, claim)
+
+    def _created(self, record: Any, public: type[BaseModel], claim: Claim | None) -> JSONResponse:
+        body = _body(record, public)
+        if claim is not None:
+            settle(self.session, [(claim, str(body.get("id")), 201, body)])
+        # Commit here, in the endpoint's own thread, so the write lock is not held while the
+        # request waits for its turn on the event loop to end.
+        self.session.commit()
         return JSONResponse(body, status_code=201)
 
 

@@ -25,4 +25,5 @@ def sync(
     many items, or a body over the limit fails the whole request.
     """
     answer = service.sync(session=session, principal=principal, settings=settings, items=body.items)
+    session.commit()  # in this thread, before the answer is sent (see Idempotent._created)
     return JSONResponse(answer)

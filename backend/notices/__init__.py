@@ -1,0 +1,1 @@
+"""Live notices of created and changed records (`GET /api/v1/stream`)."""

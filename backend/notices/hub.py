@@ -1,0 +1,130 @@
+"""The in-process hub: fans notices out to the open streams of this server process.
+
+Each subscriber has a bounded asyncio queue: a client that reads too slowly loses its oldest
+notices instead of growing the server's memory. Notices arrive from worker threads (a request's
+commit on SQLite, the PostgreSQL listener) and are handed to the event loop thread-safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from backend.auth.service import Principal
+from backend.notices.service import Notice, public_view
+
+log = logging.getLogger("peacewatch.notices")
+
+QUEUE_SIZE = 1_000
+# Topics whose notices are only for readers who may see the record (the incident visibility rule).
+PRIVATE_TOPICS = frozenset({"incident"})
+
+
+def may_see(principal: Principal, notice: Mapping[str, Any]) -> bool:
+    """Whether the notice is for this reader: for incidents, the visibility rule of
+    `backend.incidents.service.visible_to` (own reports, and what the role reads), built on the
+    same Principal properties. An incident notice that lacks its fields is for analysts only."""
+    if notice.get("topic") not in PRIVATE_TOPICS or principal.sees_everything:
+        return True
+    reported_by, sensitivity = notice.get("reported_by"), notice.get("sensitivity")
+    if reported_by is not None and reported_by == principal.name:
+        return True
+    return sensitivity is not None and sensitivity in principal.readable_sensitivities
+
+
+@dataclass(eq=False)
+class Subscription:
+    principal: Principal
+    topics: frozenset[str] | None = None
+    queue: asyncio.Queue[tuple[int, Notice] | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
+    )
+    dropped: int = 0
+
+    def wants(self, notice: Mapping[str, Any]) -> bool:
+        if self.topics is not None and notice.get("topic") not in self.topics:
+            return False
+        return may_see(self.principal, notice)
+
+    def offer(self, item: tuple[int, Notice] | None) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()  # drop the oldest
+            self.dropped += 1
+        self.queue.put_nowait(item)
+
+    async def get(self, timeout: float | None = None) -> tuple[int, Notice] | None:
+        """The next `(event id, public notice)`; None when the hub stops. TimeoutError if none
+        came within `timeout` seconds."""
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+
+class NoticeHub:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._subscribers: set[Subscription] = set()
+        self._ids = itertools.count(1)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def stop(self) -> None:
+        """Ends every stream (each gets None) and ignores later notices."""
+        loop, self._loop = self._loop, None
+        if loop is None or loop.is_closed():
+            return
+        subscribers = list(self._subscribers)
+
+        def _end() -> None:
+            for sub in subscribers:
+                sub.offer(None)
+
+        self._call(loop, _end)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    def subscribe(
+        self, principal: Principal, topics: Collection[str] | None = None
+    ) -> Subscription:
+        """Call on the event loop; pair with `unsubscribe`."""
+        sub = Subscription(principal, frozenset(topics) if topics else None)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subscribers.discard(sub)
+
+    def publish(self, notices: list[Notice]) -> None:
+        """Hand notices to every interested subscriber; safe from any thread."""
+        loop = self._loop
+        if loop is None or not notices:
+            return
+        self._call(loop, self._dispatch, notices)
+
+    @staticmethod
+    def _call(loop: asyncio.AbstractEventLoop, fn: Any, *args: Any) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            fn(*args)
+            return
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # the loop closed meanwhile
+            log.debug("event loop closed; notices dropped")
+
+    def _dispatch(self, notices: list[Notice]) -> None:
+        for notice in notices:
+            view: Notice | None = None
+            event_id = next(self._ids)
+            for sub in list(self._subscribers):
+                if sub.wants(notice):
+                    view = view or public_view(notice)
+                    sub.offer((event_id, view))

@@ -1,0 +1,100 @@
+"""/api/v1/stream: live notices as Server-Sent Events."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from backend.auth.service import Principal
+from backend.deps import Reader, SettingsDep
+from backend.errors import InvalidInput
+from backend.models import metadata
+from backend.notices.hub import NoticeHub
+from backend.notices.service import SKIPPED_TABLES, is_link_table
+from backend.schemas import responses
+
+router = APIRouter(tags=["notices"])
+
+TOPICS = frozenset(
+    t.name for t in metadata.sorted_tables if t.name not in SKIPPED_TABLES and not is_link_table(t)
+)
+_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+RETRY_MS = 3_000  # how long an EventSource waits before it reconnects
+
+
+def _topics(raw: str | None) -> frozenset[str] | None:
+    if not raw:
+        return None
+    wanted = frozenset(t.strip() for t in raw.split(",") if t.strip())
+    unknown = sorted(wanted - TOPICS)
+    if unknown:
+        raise InvalidInput(
+            f"unknown topic {', '.join(unknown)}; known: {', '.join(sorted(TOPICS))}",
+            field="topics",
+        )
+    return wanted or None
+
+
+async def _events(
+    hub: NoticeHub, principal: Principal, topics: frozenset[str] | None, heartbeat: float
+) -> AsyncIterator[str]:
+    # Subscribed here, not in the route, so that a stream that never starts leaves nothing behind.
+    sub = hub.subscribe(principal, topics)
+    try:
+        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        while True:
+            try:
+                item = await sub.get(timeout=heartbeat)
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            if item is None:  # the server is stopping
+                return
+            event_id, notice = item
+            data = json.dumps(notice, separators=(",", ":"), ensure_ascii=False)
+            yield f"id: {event_id}\nevent: notice\ndata: {data}\n\n"
+    finally:
+        hub.unsubscribe(sub)
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "An endless stream of `notice` events: "
+            '`data: {"topic": "incident", "id": "...", "action": "create"}`',
+        },
+        **responses(403),
+    },
+)
+async def stream(
+    request: Request,
+    principal: Reader,
+    settings: SettingsDep,
+    topics: Annotated[
+        str | None,
+        Query(description="Comma-separated topics (tables), e.g. `incident,ddr_milestone`"),
+    ] = None,
+) -> StreamingResponse:
+    """Notices of records created or changed, as Server-Sent Events, until the client leaves.
+
+    Each event is `event: notice` with `data: {"topic", "id", "action"}` and an `id:`; a comment
+    line comes every `stream_heartbeat_seconds`. Incidents are announced only to readers who may
+    read them. A notice is a hint to fetch the record: notices missed while disconnected are
+    not replayed.
+    """
+    # The request's database session ends when this function returns (its dependency's scope is
+    # the function), so an open stream holds no connection or transaction.
+    wanted = _topics(topics)
+    hub: NoticeHub = request.app.state.notices.hub
+    return StreamingResponse(
+        _events(hub, principal, wanted, settings.stream_heartbeat_seconds),
+        media_type="text/event-stream",
+        headers=_HEADERS,
+    )
