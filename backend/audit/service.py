@@ -32,7 +32,6 @@ _SECRET_COLUMNS = {"api_token": {"token_hash"}}
 _PG_LOCK_KEY = 0x5057_4155  # "PWAU": one advisory lock serialises appends on PostgreSQL
 
 
-
 def set_actor(session: Session, name: str, role: str) -> None:
     """Name who the session's changes are made by (a token, or the CLI)."""
     session.info["audit_actor"] = (name, role)

@@ -65,7 +65,7 @@ class TrackActivityFilters(BaseModel):
         return clauses
 
 
-def _check_activity(values: dict[str, Any]) -> None:
+def check_activity(values: dict[str, Any]) -> None:
     occurred_on: date = values["occurred_on"]
     outcome: TrackOutcome = values["outcome"]
     today = utcnow().date()
@@ -98,7 +98,7 @@ def create_activity(
     *, session: Session, principal: Principal, data: TrackActivityCreate
 ) -> TrackActivityPublic:
     values = data.model_dump()
-    _check_activity(values)
+    check_activity(values)
     party_ids = require_party_list(session, "party_ids", values.pop("party_ids"))
     claim_id(session, TrackActivity, values, "a track activity")
     activity = TrackActivity(**values, reported_by=principal.name)
@@ -134,7 +134,7 @@ def update_activity(
     activity = _activity(session, activity_id)
     principal.require_edit(owner=activity.reported_by, locked=False, what="track activity")
     changes = changes_of(data, _NOT_NULL)
-    _check_activity({**activity.model_dump(), **changes})
+    check_activity({**activity.model_dump(), **changes})
     party_ids = changes.pop("party_ids", None)
     if party_ids is not None:
         TRACK_PARTIES.replace(

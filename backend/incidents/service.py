@@ -46,7 +46,7 @@ def visible_to(principal: Principal) -> sa.ColumnElement[bool]:
     )
 
 
-def _check_times(values: dict[str, Any], settings: Settings) -> None:
+def check_times(values: dict[str, Any], settings: Settings) -> None:
     now = utcnow()
     for field in ("occurred_at", "reported_at"):
         check_past_time(values.get(field), field=field, now=now, skew_s=settings.clock_skew_seconds)
@@ -56,7 +56,7 @@ def create_incident(
     *, session: Session, principal: Principal, settings: Settings, data: IncidentCreate
 ) -> Incident:
     values = data.model_dump(exclude_unset=False)
-    _check_times(values, settings)
+    check_times(values, settings)
     require_parties(session, {f: values[f] for f in _PARTY_FIELDS})
     claim_id(session, Incident, values, "an incident")
     incident = Incident(**values, reported_by=principal.name)
@@ -105,7 +105,7 @@ def update_incident(
         what="incident report",
     )
     changes = changes_of(data, _NOT_NULL)
-    _check_times(changes, settings)
+    check_times(changes, settings)
     require_parties(session, {f: changes[f] for f in _PARTY_FIELDS if f in changes})
     save_changes(session, incident, changes)
     return incident
