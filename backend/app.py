@@ -17,6 +17,7 @@ from backend import __version__
 from backend.agreements.router import router as agreements_router
 from backend.audit.router import router as audit_router
 from backend.auth.router import router as tokens_router
+from backend.auth.service import TokenCache
 from backend.config import Settings
 from backend.db import Database
 from backend.ddr.router import router as ddr_router
@@ -27,6 +28,7 @@ from backend.imports.service import Source as ImportSource
 from backend.incidents.router import router as incidents_router
 from backend.ingest.idempotency import purge_keys_periodically
 from backend.ingest.router import router as sync_router
+from backend.ingest.writer import GroupWriter
 from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from backend.notices.router import router as notices_router
 from backend.notices.runtime import Notices
@@ -148,11 +150,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.db = Database(settings)
         app.state.notices = Notices.start(app.state.db)
+        app.state.writer = GroupWriter(app.state.db, settings).start()
         purger = asyncio.create_task(purge_keys_periodically(app.state.db))
         try:
             yield
         finally:
             purger.cancel()
+            app.state.writer.stop()
             app.state.notices.stop()
             app.state.db.dispose()
 
@@ -168,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.token_cache = TokenCache(settings.token_cache_seconds)
     _install_error_handlers(app)
     app.add_middleware(
         BodySizeLimitMiddleware,

@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     )
     # SQLite waits this long for a competing writer instead of failing with "database is locked".
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
-    db_pool_size: int = Field(default=10, ge=1)
+    # Connections kept open per process; as many again may open under a burst. The server's
+    # thread pool runs up to 40 requests' database work at once.
+    db_pool_size: int = Field(default=20, ge=1)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Larger bodies get 413")
     import_max_bytes: int = Field(
@@ -39,11 +41,59 @@ class Settings(BaseSettings):
 
     # Requests per API token per minute, per server process (0: no limit).
     rate_limit_per_minute: int = Field(default=1200, ge=0)
+    # A checked token is trusted this long without reading the token table again (0: never).
+    # Revoking through the API takes effect at once; through the CLI, within this many seconds.
+    token_cache_seconds: float = Field(default=5, ge=0)
     # An open /api/v1/stream gets a comment this often, so proxies keep it and dead clients go.
     stream_heartbeat_seconds: float = Field(default=15, gt=0)
 
     docs_enabled: bool = Field(default=True, description="Serve /docs and /openapi.json")
     log_level: str = "INFO"
+
+    # Measures (backend/metrics; docs/metrics.md explains each one and its defaults).
+    metrics_default_window_days: int = Field(default=90, ge=1)
+    metrics_max_window_days: int = Field(default=3660, ge=1)
+    # Points of a series are each measured over the trailing this-many days.
+    metrics_series_window_days: int = Field(default=30, ge=1)
+    # Severity of a verified violation: its category's weight, plus per death (counted up to cap).
+    metrics_category_severity: dict[str, float] = Field(
+        default={
+            "armed_clash": 3.0,
+            "shelling": 3.0,
+            "attack_on_civilians": 4.0,
+            "movement_of_forces": 1.0,
+            "weapons_in_restricted_zone": 1.0,
+            "denial_of_access": 1.0,
+            "blockage_of_aid": 2.0,
+            "child_recruitment": 4.0,
+            "sexual_violence": 4.0,
+            "abduction": 3.0,
+            "hostile_propaganda": 0.5,
+            "other": 1.0,
+        }
+    )
+    metrics_fatality_weight: float = Field(default=0.5, ge=0)
+    metrics_fatality_cap: int = Field(default=20, ge=0)
+    compliance_weight_commitments: float = Field(default=0.5, ge=0)
+    compliance_weight_violations: float = Field(default=0.5, ge=0)
+    # Severity points per 30 days at which the violations component of compliance is halved.
+    compliance_violation_half_point: float = Field(default=10.0, gt=0)
+    trust_weight_violations: float = Field(default=0.4, ge=0)
+    trust_weight_commitments: float = Field(default=0.3, ge=0)
+    trust_weight_engagement: float = Field(default=0.2, ge=0)
+    trust_weight_perception: float = Field(default=0.1, ge=0)
+    trust_half_life_days: float = Field(default=30.0, gt=0)
+    # Decayed severity points between a pair at which the violations component of trust halves.
+    trust_violation_half_point: float = Field(default=5.0, gt=0)
+    trust_track_weights: dict[str, float] = Field(
+        default={"track_1": 1.0, "track_1_5": 0.75, "track_2": 0.5, "track_3": 0.25}
+    )
+    alert_recent_days: int = Field(default=7, ge=1)
+    alert_baseline_days: int = Field(default=28, ge=1)
+    alert_spike_p_value: float = Field(default=0.01, gt=0, lt=1)
+    alert_spike_min_incidents: int = Field(default=5, ge=1)
+    alert_compliance_drop: float = Field(default=15.0, gt=0)
+    alert_spoiler_min_incidents: int = Field(default=3, ge=1)
 
     @field_validator("database_url")
     @classmethod

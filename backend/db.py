@@ -109,12 +109,12 @@ def make_engine(settings: Settings) -> Engine:
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
             },
             pool_size=settings.db_pool_size,
-            max_overflow=20,
+            max_overflow=settings.db_pool_size,
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return sa.create_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=20, pool_pre_ping=True
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True
     )
 
 

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from backend.audit.service import set_actor
 from backend.auth.permissions import Permission
-from backend.auth.service import Principal, authenticate
+from backend.auth.service import Principal, TokenCache, bearer_secret, hash_token, token_holder
 from backend.config import Settings
 from backend.db import Database
 from backend.errors import RateLimited
@@ -21,36 +22,31 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="A PeaceWatch API token")
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: they run on the event loop, without a hop to the
+# thread pool and back for each one.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.db
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """One transaction per request, committed before the response is sent (scope="function")."""
-    db: Database = request.app.state.db
-    with db.session(write=request.method not in _SAFE_METHODS) as session:
-        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(
+async def get_principal(
     request: Request,
-    session: SessionDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    # The token is checked on a short read of its own, so that a writer's transaction (and, on
-    # SQLite, the write lock) begins only with the request's first write.
-    db: Database = request.app.state.db
-    with db.session(write=False) as reader:
-        principal = authenticate(session=reader, authorization=request.headers.get("authorization"))
+    digest = hash_token(bearer_secret(request.headers.get("authorization")))
+    cache: TokenCache = request.app.state.token_cache
+    principal = cache.get(digest)
+    if principal is None:
+        principal = await run_in_threadpool(_look_up, request.app.state.db, cache, digest)
     limiter: RateLimiter = request.app.state.rate_limiter
     if retry_after := limiter.hit(principal.name):
         raise RateLimited(
@@ -58,17 +54,37 @@ def get_principal(
             f"retry in {retry_after} s",
             retry_after=retry_after,
         )
-    set_actor(session, principal.name, principal.role.value)
+    return principal
+
+
+def _look_up(db: Database, cache: TokenCache, digest: str) -> Principal:
+    # A short read of its own, so that a writer's transaction (and, on SQLite, the write lock)
+    # begins only with the request's first write.
+    with db.session(write=False) as reader:
+        principal, expires_at = token_holder(session=reader, digest=digest)
+    cache.put(digest, principal, expires_at)
     return principal
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def get_session(request: Request, principal: PrincipalDep) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent (scope="function");
+    its changes are audited as the caller's."""
+    db: Database = request.app.state.db
+    with db.session(write=request.method not in _SAFE_METHODS) as session:
+        set_actor(session, principal.name, principal.role.value)
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
 def requires(permission: Permission):
     """A dependency that lets the call through only for roles holding `permission`."""
 
-    def _check(principal: PrincipalDep) -> Principal:
+    async def _check(principal: PrincipalDep) -> Principal:
         principal.require(permission)
         return principal
 

@@ -1,4 +1,4 @@
-"""Helpers every domain's service uses: find a record, honour a client-chosen id, apply a PATCH."""
+"""Helpers every domain's service uses: find a record, apply a PATCH."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, SQLModel
 
 from backend.db import utcnow
-from backend.errors import Conflict, InvalidInput, NotFound
+from backend.errors import InvalidInput, NotFound
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -20,18 +20,6 @@ def get_or_404(session: Session, model: type[M], record_id: uuid.UUID, what: str
     if record is None:
         raise NotFound(f"no {what} with id {record_id}")
     return record
-
-
-def claim_id(session: Session, model: type[SQLModel], values: dict[str, Any], what: str) -> None:
-    """The one rule for an `id` set on the device: kept if free, a 409 if taken, made if absent.
-
-    `values` is the create body as a dict; an absent id is dropped so the model makes one.
-    """
-    record_id = values.get("id")
-    if record_id is None:
-        values.pop("id", None)
-    elif session.get(model, record_id) is not None:
-        raise Conflict(f"{what} with id {record_id} exists already", field="id")
 
 
 def changes_of(data: BaseModel, not_null: Iterable[str]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -85,3 +86,41 @@ def test_only_admins_manage_tokens(client, auth, role):
     assert client.get("/api/v1/tokens", headers=headers).status_code == 403
     made = client.post("/api/v1/tokens", json={"name": "x", "role": "admin"}, headers=headers)
     assert made.status_code == 403
+
+
+def test_the_token_cache_trusts_a_token_only_for_its_time_and_never_past_expiry():
+    now = [100.0]
+    cache = service.TokenCache(ttl_s=5, clock=lambda: now[0])
+    patrol = service.Principal("patrol-1", Role.reporter)
+    cache.put("h1", patrol, expires_at=None)
+    assert cache.get("h1") == patrol
+    now[0] += 5.1
+    assert cache.get("h1") is None  # checked against the table again
+
+    cache.put("h2", patrol, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    with pytest.raises(service.Unauthenticated, match="expired"):
+        cache.get("h2")
+
+    cache.put("h3", patrol, expires_at=None)
+    cache.forget("patrol-1")
+    assert cache.get("h3") is None
+
+    off = service.TokenCache(ttl_s=0)
+    off.put("h4", patrol, expires_at=None)
+    assert off.get("h4") is None
+
+
+def test_a_cached_token_that_expires_is_refused_at_once(client, db):
+    with db.session() as session:
+        _, secret = service.create_token(
+            session=session,
+            name="short",
+            role=Role.viewer,
+            expires_at=datetime.now(UTC) + timedelta(seconds=1),
+        )
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get(URL, headers=headers).status_code == 200  # now cached
+    time.sleep(1.1)
+    response = client.get(URL, headers=headers)
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
+from fastapi.testclient import TestClient
+
+from backend.app import create_app
 
 BIN = Path(sys.executable).with_name("peacewatch")
 
@@ -24,7 +27,14 @@ def run(*args: str, url: str, check: bool = True) -> subprocess.CompletedProcess
     return result
 
 
-def test_token_create_prints_the_token_alone_on_its_last_line(client, database_url):
+def test_token_create_prints_the_token_alone_on_its_last_line(settings, db, database_url):
+    # A token revoked from the CLI stops working within PEACEWATCH_TOKEN_CACHE_SECONDS.
+    quick = settings.model_copy(update={"token_cache_seconds": 0.2})
+    with TestClient(create_app(quick)) as client:
+        _token_round_trip(client, database_url)
+
+
+def _token_round_trip(client, database_url):
     out = run("token", "create", "--name", "patrol-3", "--role", "reporter", url=database_url)
     secret = out.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"pw_[A-Za-z0-9_-]{40,}", secret)
@@ -37,6 +47,7 @@ def test_token_create_prints_the_token_alone_on_its_last_line(client, database_u
     assert secret not in listed
 
     run("token", "revoke", "patrol-3", url=database_url)
+    time.sleep(0.3)
     response = client.get("/api/v1/incidents", headers={"Authorization": f"Bearer {secret}"})
     assert response.status_code == 401
 

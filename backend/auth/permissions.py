@@ -15,6 +15,7 @@ class Permission(StrEnum):
     manage_parties = "manage_parties"
     manage_agreements = "manage_agreements"
     manage_tokens = "manage_tokens"
+    import_data = "import_data"  # load ACLED/UCDP history as incidents
 
 
 _FIELD = {Permission.read_records, Permission.report}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from backend.auth import service
 from backend.auth.models import TokenCreate, TokenCreated, TokenPublic
@@ -26,5 +26,8 @@ def list_tokens(session: SessionDep, _: TokenManager) -> object:
 
 
 @router.delete("/{name}", response_model=TokenPublic, responses=responses(403, 404))
-def revoke_token(name: str, session: SessionDep, _: TokenManager) -> object:
-    return service.revoke_token(session=session, name=name)
+def revoke_token(name: str, request: Request, session: SessionDep, _: TokenManager) -> object:
+    token = service.revoke_token(session=session, name=name)
+    session.commit()  # then forget: a request in between must not cache it again as valid
+    request.app.state.token_cache.forget(name)
+    return token

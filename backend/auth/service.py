@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -93,18 +96,65 @@ def has_tokens(*, session: Session) -> bool:
     return session.exec(select(ApiToken.id).limit(1)).first() is not None
 
 
-def authenticate(*, session: Session, authorization: str | None) -> Principal:
+def bearer_secret(authorization: str | None) -> str:
+    """The token in an `Authorization: Bearer <token>` header, or why there is none."""
     if not authorization:
         raise Unauthenticated("missing Authorization header; send 'Authorization: Bearer <token>'")
     scheme, _, secret = authorization.partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:
         raise Unauthenticated("malformed Authorization header; expected 'Bearer <token>'")
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
+    return secret
+
+
+def token_holder(*, session: Session, digest: str) -> tuple[Principal, datetime | None]:
+    """Who holds the token with this hash, and until when; refused if unknown or revoked."""
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
     if token is None:
         raise Unauthenticated("unknown token")
     if token.revoked_at is not None:
         raise Unauthenticated("token revoked")
-    if token.expires_at is not None and token.expires_at <= utcnow():
+    _check_expiry(token.expires_at)
+    return Principal(name=token.name, role=token.role), token.expires_at
+
+
+def _check_expiry(expires_at: datetime | None) -> None:
+    if expires_at is not None and expires_at <= utcnow():
         raise Unauthenticated("token expired")
-    return Principal(name=token.name, role=token.role)
+
+
+class TokenCache:
+    """Tokens checked in the last `ttl_s` seconds, so that a burst of requests from a team does
+    not read the token table for each one. A token revoked through this process's API is
+    forgotten at once; one revoked elsewhere (the CLI, another worker) works at most `ttl_s`
+    longer. Expiry is checked on every request. `ttl_s` 0 turns the cache off."""
+
+    def __init__(
+        self, ttl_s: float, clock: Callable[[], float] = time.monotonic, max_size: int = 10_000
+    ) -> None:
+        self.ttl_s, self._clock, self._max = ttl_s, clock, max_size
+        self._held: dict[str, tuple[float, Principal, datetime | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        if self.ttl_s <= 0:
+            return None
+        with self._lock:
+            held = self._held.get(digest)
+        if held is None or self._clock() - held[0] > self.ttl_s:
+            return None
+        _check_expiry(held[2])
+        return held[1]
+
+    def put(self, digest: str, principal: Principal, expires_at: datetime | None) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._held) >= self._max:
+                self._held.clear()
+            self._held[digest] = (self._clock(), principal, expires_at)
+
+    def forget(self, name: str) -> None:
+        with self._lock:
+            for digest in [d for d, held in self._held.items() if held[1].name == name]:
+                del self._held[digest]

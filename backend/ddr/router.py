@@ -18,7 +18,7 @@ from backend.ddr.models import (
 )
 from backend.ddr.service import DdrMilestoneFilters, DdrTargetFilters
 from backend.deps import Reader, Reporter, SessionDep, SettingsDep, Verifier
-from backend.ingest.idempotency import IdempotentDep, replay_responses
+from backend.ingest.single import SingleCreateDep, replay_responses
 from backend.pagination import check_limit
 from backend.schemas import Page, responses
 
@@ -60,15 +60,10 @@ def update_target(
     response_model=DdrMilestonePublic,
     responses={**responses(403, 409), **replay_responses(DdrMilestonePublic)},
 )
-def create_milestone(
-    data: DdrMilestoneCreate, session: SessionDep, principal: Reporter, idempotent: IdempotentDep
+async def create_milestone(
+    data: DdrMilestoneCreate, _: Reporter, single: SingleCreateDep
 ) -> Response:
-    return idempotent.create(
-        "ddr_milestone",
-        data,
-        lambda: service.create_milestone(session=session, principal=principal, data=data),
-        DdrMilestonePublic,
-    )
+    return await single.create("ddr_milestone", data)
 
 
 @router.get("/milestones", response_model=Page[DdrMilestonePublic], responses=responses(403))

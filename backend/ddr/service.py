@@ -14,7 +14,6 @@ from backend.auth.service import Principal
 from backend.db import utcnow
 from backend.ddr.models import (
     DdrMilestone,
-    DdrMilestoneCreate,
     DdrMilestoneUpdate,
     DdrTarget,
     DdrTargetCreate,
@@ -24,7 +23,7 @@ from backend.ddr.models import (
 from backend.errors import InvalidInput
 from backend.pagination import keyset_page, parse_date, parse_datetime
 from backend.parties.service import require_parties
-from backend.records import changes_of, claim_id, get_or_404, save_changes
+from backend.records import changes_of, get_or_404, save_changes
 from backend.validation import check_past_date
 from backend.vocab import INDICATOR_PHASE, DdrIndicator, DdrPhase, Finding, WorkflowStatus
 
@@ -127,19 +126,6 @@ def update_target(*, session: Session, target_id: uuid.UUID, data: DdrTargetUpda
 
 
 # Milestones
-
-
-def create_milestone(
-    *, session: Session, principal: Principal, data: DdrMilestoneCreate
-) -> DdrMilestone:
-    check_past_date(data.achieved_on, field="achieved_on", today=utcnow().date())
-    require_parties(session, {"party_id": data.party_id})
-    values = data.model_dump()
-    claim_id(session, DdrMilestone, values, "a DDR milestone")
-    milestone = DdrMilestone(**values, reported_by=principal.name)
-    session.add(milestone)
-    session.flush()
-    return milestone
 
 
 def get_milestone(*, session: Session, milestone_id: uuid.UUID) -> DdrMilestone:

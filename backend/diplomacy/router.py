@@ -11,7 +11,7 @@ from backend.deps import Reader, Reporter, SessionDep, SettingsDep
 from backend.diplomacy import service
 from backend.diplomacy.models import TrackActivityCreate, TrackActivityPublic, TrackActivityUpdate
 from backend.diplomacy.service import TrackActivityFilters
-from backend.ingest.idempotency import IdempotentDep, replay_responses
+from backend.ingest.single import SingleCreateDep, replay_responses
 from backend.pagination import check_limit
 from backend.schemas import Page, responses
 
@@ -24,15 +24,10 @@ router = APIRouter(prefix="/track-activities", tags=["diplomacy"])
     response_model=TrackActivityPublic,
     responses={**responses(403, 409), **replay_responses(TrackActivityPublic)},
 )
-def create_activity(
-    data: TrackActivityCreate, session: SessionDep, principal: Reporter, idempotent: IdempotentDep
+async def create_activity(
+    data: TrackActivityCreate, _: Reporter, single: SingleCreateDep
 ) -> Response:
-    return idempotent.create(
-        "track_activity",
-        data,
-        lambda: service.create_activity(session=session, principal=principal, data=data),
-        TrackActivityPublic,
-    )
+    return await single.create("track_activity", data)
 
 
 @router.get("", response_model=Page[TrackActivityPublic], responses=responses(403))

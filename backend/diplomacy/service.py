@@ -14,7 +14,6 @@ from backend.auth.service import Principal
 from backend.db import utcnow
 from backend.diplomacy.models import (
     TrackActivity,
-    TrackActivityCreate,
     TrackActivityParty,
     TrackActivityPublic,
     TrackActivityUpdate,
@@ -23,7 +22,7 @@ from backend.errors import InvalidInput
 from backend.pagination import keyset_page, parse_date
 from backend.parties.links import PartyLinks
 from backend.parties.service import require_party_list
-from backend.records import changes_of, claim_id, get_or_404, save_changes
+from backend.records import changes_of, get_or_404, save_changes
 from backend.validation import check_past_date
 from backend.vocab import Track, TrackActivityKind, TrackOutcome
 
@@ -92,20 +91,6 @@ def _activity(session: Session, activity_id: uuid.UUID) -> TrackActivity:
 
 def _public(session: Session, activity: TrackActivity) -> TrackActivityPublic:
     return TRACK_PARTIES.publish(session, [activity], TrackActivityPublic)[0]
-
-
-def create_activity(
-    *, session: Session, principal: Principal, data: TrackActivityCreate
-) -> TrackActivityPublic:
-    values = data.model_dump()
-    check_activity(values)
-    party_ids = require_party_list(session, "party_ids", values.pop("party_ids"))
-    claim_id(session, TrackActivity, values, "a track activity")
-    activity = TrackActivity(**values, reported_by=principal.name)
-    session.add(activity)
-    session.flush()
-    TRACK_PARTIES.replace(session, activity.id, party_ids)
-    return _public(session, activity)
 
 
 def get_activity(*, session: Session, activity_id: uuid.UUID) -> TrackActivityPublic:

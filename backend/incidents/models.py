@@ -59,6 +59,9 @@ class Incident(IncidentBase, table=True):
         sa.Index("ix_incident_alleged_party_id", "alleged_party_id"),
         sa.Index("ix_incident_target_party_id", "target_party_id"),
         sa.Index("ix_incident_reported_by", "reported_by"),
+        # One incident per event of an imported dataset (external_id first: batch lookups are
+        # `external_id IN (...)`); field reports leave both empty.
+        sa.UniqueConstraint("external_id", "source_dataset", name="uq_incident_external_id"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -70,6 +73,17 @@ class Incident(IncidentBase, table=True):
     reported_by: str = Field(max_length=100, description="Name of the token that reported it")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Provenance of an imported event (backend/imports); set by the importer, never by a client.
+    source_dataset: str | None = Field(default=None, max_length=20)
+    external_id: str | None = Field(default=None, max_length=100)
+    source_name: str | None = Field(default=None, sa_type=sa.Text)
+    source_category: str | None = Field(default=None, max_length=200)
+    alleged_actor_name: str | None = Field(default=None, max_length=300)
+    target_actor_name: str | None = Field(default=None, max_length=300)
+    fatalities_low: int | None = None
+    fatalities_high: int | None = None
+    source_timestamp: int | None = Field(default=None, sa_type=sa.BigInteger)
+    source_hash: str | None = Field(default=None, max_length=64)
 
 
 class IncidentCreate(IncidentBase, InputModel):
@@ -109,3 +123,11 @@ class IncidentPublic(IncidentBase):
     reported_by: str
     received_at: datetime
     updated_at: datetime
+    source_dataset: str | None = Field(default=None, description="`acled`, `ucdp_ged`: imported")
+    external_id: str | None = Field(default=None, description="The event's id in its dataset")
+    source_name: str | None = Field(default=None, description="Who reported it, per the dataset")
+    source_category: str | None = Field(default=None, description="The dataset's own event type")
+    alleged_actor_name: str | None = None
+    target_actor_name: str | None = None
+    fatalities_low: int | None = None
+    fatalities_high: int | None = None

@@ -11,7 +11,7 @@ from backend.deps import Reader, Reporter, SessionDep, SettingsDep
 from backend.incidents import service
 from backend.incidents.filters import IncidentFilters
 from backend.incidents.models import IncidentCreate, IncidentPublic, IncidentUpdate
-from backend.ingest.idempotency import IdempotentDep, replay_responses
+from backend.ingest.single import SingleCreateDep, replay_responses
 from backend.pagination import check_limit
 from backend.schemas import Page, responses
 
@@ -24,21 +24,8 @@ router = APIRouter(prefix="/incidents", tags=["incidents"])
     response_model=IncidentPublic,
     responses={**responses(403, 409), **replay_responses(IncidentPublic)},
 )
-def create_incident(
-    data: IncidentCreate,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: Reporter,
-    idempotent: IdempotentDep,
-) -> Response:
-    return idempotent.create(
-        "incident",
-        data,
-        lambda: service.create_incident(
-            session=session, principal=principal, settings=settings, data=data
-        ),
-        IncidentPublic,
-    )
+async def create_incident(data: IncidentCreate, _: Reporter, single: SingleCreateDep) -> Response:
+    return await single.create("incident", data)
 
 
 @router.get("", response_model=Page[IncidentPublic], responses=responses(403))

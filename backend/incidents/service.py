@@ -13,10 +13,10 @@ from backend.config import Settings
 from backend.db import utcnow
 from backend.errors import NotFound
 from backend.incidents.filters import IncidentFilters
-from backend.incidents.models import Incident, IncidentCreate, IncidentUpdate
+from backend.incidents.models import Incident, IncidentUpdate
 from backend.pagination import keyset_page, parse_datetime
 from backend.parties.service import require_parties
-from backend.records import changes_of, claim_id, save_changes
+from backend.records import changes_of, save_changes
 from backend.validation import check_past_time
 from backend.vocab import WorkflowStatus
 
@@ -50,19 +50,6 @@ def check_times(values: dict[str, Any], settings: Settings) -> None:
     now = utcnow()
     for field in ("occurred_at", "reported_at"):
         check_past_time(values.get(field), field=field, now=now, skew_s=settings.clock_skew_seconds)
-
-
-def create_incident(
-    *, session: Session, principal: Principal, settings: Settings, data: IncidentCreate
-) -> Incident:
-    values = data.model_dump(exclude_unset=False)
-    check_times(values, settings)
-    require_parties(session, {f: values[f] for f in _PARTY_FIELDS})
-    claim_id(session, Incident, values, "an incident")
-    incident = Incident(**values, reported_by=principal.name)
-    session.add(incident)
-    session.flush()
-    return incident
 
 
 def get_incident(*, session: Session, principal: Principal, incident_id: uuid.UUID) -> Incident:

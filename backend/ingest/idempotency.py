@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
@@ -29,7 +27,6 @@ from sqlmodel import Session, select
 from backend.auth.service import Principal
 from backend.config import Settings
 from backend.db import Database, utcnow
-from backend.deps import PrincipalDep, SessionDep, SettingsDep
 from backend.errors import Conflict
 from backend.ingest.models import IdempotencyKey
 
@@ -214,77 +211,3 @@ def replay_of(claim: Claim, row: IdempotencyKey) -> dict[str, Any]:
     if row.fingerprint != claim.fingerprint or row.response is None:
         raise claim.conflict()
     return row.response
-
-
-class Idempotent:
-    """Router dependency: runs a single create under the key rule and answers it."""
-
-    def __init__(
-        self,
-        request: Request,
-        session: SessionDep,
-        settings: SettingsDep,
-        principal: PrincipalDep,
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias=KEY_HEADER,
-                min_length=1,
-                max_length=255,
-                pattern=r"^[\x21-\x7e]+$",
-                description="Any unique string (a UUID is best); a retry with the same key "
-                "and body gets the original response, never a second record",
-            ),
-        ] = None,
-    ) -> None:
-        self.request, self.session, self.settings = request, session, settings
-        self.principal, self.key = principal, idempotency_key
-
-    def create(
-        self, kind: str, data: BaseModel, make: Callable[[], Any], public: type[BaseModel]
-    ) -> JSONResponse:
-        claim = claim_for(
-            kind=kind,
-            path=self.request.url.path,
-            principal=self.principal,
-            key=self.key,
-            data=data,
-        )
-        if claim is None:
-            return self._created(make(), public, None)
-        while True:
-            if reserve(self.session, [claim], self.settings):
-                break
-            row = find(self.session, [claim]).get(claim.ident)
-            if row is not None:
-                body = replay_of(claim, row)
-                return JSONResponse(body, status_code=200, headers={REPLAY_HEADER: "true"})
-            # The holder rolled back between the two statements: claim it again.
-        return self._created(make(), public, claim)
-
-    def _created(self, record: Any, public: type[BaseModel], claim: Claim | None) -> JSONResponse:
-        body = _body(record, public)
-        if claim is not None:
-            settle(self.session, [(claim, str(body.get("id")), 201, body)])
-        # Commit here, in the endpoint's own thread, so the write lock is not held while the
-        # request waits for its turn on the event loop to end.
-        self.session.commit()
-        return JSONResponse(body, status_code=201)
-
-
-def _body(record: Any, public: type[BaseModel]) -> dict[str, Any]:
-    return public.model_validate(record).model_dump(mode="json")
-
-
-IdempotentDep = Annotated[Idempotent, Depends()]
-
-
-def replay_responses(public: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI entry of a replayed create."""
-    return {
-        200: {
-            "model": public,
-            "description": f"A replay: the original response to the same {KEY_HEADER} or id",
-            "headers": {REPLAY_HEADER: {"schema": {"type": "string"}}},
-        }
-    }

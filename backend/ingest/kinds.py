@@ -29,7 +29,7 @@ from backend.diplomacy.models import (
     TrackActivityPublic,
 )
 from backend.diplomacy.service import check_activity
-from backend.errors import Conflict, DomainError, InvalidInput
+from backend.errors import Conflict, DomainError, InvalidInput, NotFound
 from backend.incidents.models import Incident, IncidentCreate, IncidentPublic
 from backend.incidents.service import check_times, visible_to
 from backend.ingest.idempotency import Claim
@@ -57,12 +57,14 @@ class Entry:
     status: str | None = None  # created, replayed, conflict, rejected
     errors: list[dict[str, Any]] = field(default_factory=list)
     body: dict[str, Any] | None = None
+    error: DomainError | None = None  # why it was refused, for a single post to raise
 
     @property
     def open(self) -> bool:
         return self.status is None
 
     def refuse(self, error: DomainError) -> None:
+        self.error = error
         self.status = "conflict" if error.status_code == 409 else "rejected"
         self.errors = [
             {"field": error.field or "data", "message": error.message, "type": type(error).__name__}
@@ -216,7 +218,7 @@ def _verification_preparer(subject_model: type[SQLModel], link: str):
         def check(entry: Entry) -> None:
             subject = subjects.get(entry.subject_id)
             if subject is None:
-                raise InvalidInput(f"no {what} with id {entry.subject_id}", field="subject_id")
+                raise NotFound(f"no {what} with id {entry.subject_id}", field="subject_id")
             entry.subject = subject
             check_step(
                 entry.data,

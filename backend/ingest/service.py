@@ -43,7 +43,24 @@ def sync(
             field="items",
         )
     entries = [_parse(i, item, principal) for i, item in enumerate(items)]
-    twins = _claims(entries, principal)
+    write(session=session, principal=principal, settings=settings, entries=entries)
+    return _response(entries)
+
+
+def write(
+    *,
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    entries: list[Entry],
+    need_claim: bool = True,
+) -> None:
+    """Check, insert and answer `entries` (parsed records of one caller) in `session`.
+
+    The one path every create of a field record takes: a sync batch, or single posts grouped by
+    the writer. `need_claim`: refuse records that no id or key makes recognisable (a sync batch).
+    """
+    twins = _claims(entries, principal, need_claim)
     _answer_known(session, entries)
     ready: list[Entry] = []
     # Records first, then the verification steps, which may be about a record of this batch.
@@ -68,7 +85,6 @@ def sync(
         ],
     )
     _answer_twins(twins)
-    return _response(entries)
 
 
 def _parse(index: int, item: SyncItem, principal: Principal) -> Entry:
@@ -111,7 +127,9 @@ def _parse(index: int, item: SyncItem, principal: Principal) -> Entry:
     return entry
 
 
-def _claims(entries: list[Entry], principal: Principal) -> list[tuple[Entry, Entry]]:
+def _claims(
+    entries: list[Entry], principal: Principal, need_claim: bool
+) -> list[tuple[Entry, Entry]]:
     """Give each entry its claim; return (twin, first) pairs of the same claim within the batch."""
     first: dict[tuple[str, str], Entry] = {}
     twins = []
@@ -125,6 +143,8 @@ def _claims(entries: list[Entry], principal: Principal) -> list[tuple[Entry, Ent
             key=entry.key,
             data=entry.data,
         )
+        if claim is None and not need_claim:
+            continue
         if claim is None:
             entry.refuse(
                 InvalidInput(
@@ -261,7 +281,7 @@ def _answer_twins(twins: list[tuple[Entry, Entry]]) -> None:
         elif first.status in ("created", "replayed"):
             twin.status, twin.body = "replayed", first.body
         else:
-            twin.status, twin.errors = first.status, first.errors
+            twin.status, twin.errors, twin.error = first.status, first.errors, first.error
 
 
 def _response(entries: list[Entry]) -> dict[str, Any]:

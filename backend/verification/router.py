@@ -6,8 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from backend.deps import Reader, SessionDep, SettingsDep, Verifier
-from backend.ingest.idempotency import IdempotentDep, replay_responses
+from backend.deps import Reader, SessionDep, Verifier
+from backend.ingest.single import SingleCreateDep, replay_responses
 from backend.schemas import Page, responses
 from backend.verification import service
 from backend.verification.models import VerificationCreate, VerificationPublic
@@ -21,26 +21,10 @@ router = APIRouter(tags=["verification"])
     response_model=VerificationPublic,
     responses={**responses(403, 404, 409), **replay_responses(VerificationPublic)},
 )
-def add_incident_verification(
-    incident_id: uuid.UUID,
-    data: VerificationCreate,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: Verifier,
-    idempotent: IdempotentDep,
+async def add_incident_verification(
+    incident_id: uuid.UUID, data: VerificationCreate, _: Verifier, single: SingleCreateDep
 ) -> Response:
-    return idempotent.create(
-        "verification_event",
-        data,
-        lambda: service.add_incident_verification(
-            session=session,
-            principal=principal,
-            settings=settings,
-            incident_id=incident_id,
-            data=data,
-        ),
-        VerificationPublic,
-    )
+    return await single.create("incident_verification", data, subject_id=incident_id)
 
 
 @router.get(
@@ -63,26 +47,10 @@ def list_incident_verifications(
     response_model=VerificationPublic,
     responses={**responses(403, 404, 409), **replay_responses(VerificationPublic)},
 )
-def add_milestone_verification(
-    milestone_id: uuid.UUID,
-    data: VerificationCreate,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: Verifier,
-    idempotent: IdempotentDep,
+async def add_milestone_verification(
+    milestone_id: uuid.UUID, data: VerificationCreate, _: Verifier, single: SingleCreateDep
 ) -> Response:
-    return idempotent.create(
-        "verification_event",
-        data,
-        lambda: service.add_milestone_verification(
-            session=session,
-            principal=principal,
-            settings=settings,
-            milestone_id=milestone_id,
-            data=data,
-        ),
-        VerificationPublic,
-    )
+    return await single.create("ddr_milestone_verification", data, subject_id=milestone_id)
 
 
 @router.get(

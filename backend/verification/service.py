@@ -16,8 +16,6 @@ from backend.ddr.service import get_milestone
 from backend.errors import InvalidInput
 from backend.incidents.models import Incident
 from backend.incidents.service import get_incident
-from backend.parties.service import require_parties
-from backend.records import claim_id
 from backend.validation import check_past_time
 from backend.verification.models import VerificationCreate, VerificationEvent
 from backend.vocab import Finding
@@ -83,50 +81,6 @@ def derive_state(session: Session, subjects: list[Incident] | list[DdrMilestone]
         subject.updated_at = now
         session.add(subject)
     session.flush()
-
-
-def _record(
-    session: Session,
-    data: VerificationCreate,
-    principal: Principal,
-    subject: Incident | DdrMilestone,
-) -> VerificationEvent:
-    """Store the step, then re-derive the subject's state from its latest step."""
-    require_parties(session, {"attributed_party_id": data.attributed_party_id})
-    values = data.model_dump()
-    claim_id(session, VerificationEvent, values, "a verification event")
-    link = "incident_id" if isinstance(subject, Incident) else "ddr_milestone_id"
-    event = VerificationEvent(**values, **{link: subject.id}, recorded_by=principal.name)
-    session.add(event)
-    session.flush()
-    derive_state(session, [subject])  # type: ignore[arg-type]
-    return event
-
-
-def add_incident_verification(
-    *,
-    session: Session,
-    principal: Principal,
-    settings: Settings,
-    incident_id: uuid.UUID,
-    data: VerificationCreate,
-) -> VerificationEvent:
-    incident = get_incident(session=session, principal=principal, incident_id=incident_id)
-    check_step(data, settings=settings, subject_at=incident.occurred_at, attributable=True)
-    return _record(session, data, principal, incident)
-
-
-def add_milestone_verification(
-    *,
-    session: Session,
-    principal: Principal,
-    settings: Settings,
-    milestone_id: uuid.UUID,
-    data: VerificationCreate,
-) -> VerificationEvent:
-    milestone = get_milestone(session=session, milestone_id=milestone_id)
-    check_step(data, settings=settings, subject_at=None, attributable=False)
-    return _record(session, data, principal, milestone)
 
 
 def list_incident_verifications(

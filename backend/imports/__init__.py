@@ -1,0 +1,1 @@
+"""Importers of conflict-event datasets (ACLED, UCDP GED) into incidents."""
