@@ -42,3 +42,9 @@ class RateLimited(DomainError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    """The server cannot take the request now (starting, stopping); the client should retry."""
+
+    status_code = 503

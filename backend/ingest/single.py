@@ -15,6 +15,7 @@ from backend.deps import PrincipalDep
 from backend.errors import DomainError
 from backend.ingest.idempotency import KEY_HEADER, REPLAY_HEADER
 from backend.ingest.writer import GroupWriter
+from backend.schemas import ErrorBody
 
 KeyHeader = Annotated[
     str | None,
@@ -60,11 +61,12 @@ SingleCreateDep = Annotated[SingleCreate, Depends(single_create)]
 
 
 def replay_responses(public: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI entry of a replayed create."""
+    """The OpenAPI entries a single create adds: its replay, and 503 while the server stops."""
     return {
+        503: {"model": ErrorBody, "description": "Not taking records now (stopping); retry"},
         200: {
             "model": public,
             "description": f"A replay: the original response to the same {KEY_HEADER} or id",
             "headers": {REPLAY_HEADER: {"schema": {"type": "string"}}},
-        }
+        },
     }

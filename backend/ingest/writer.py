@@ -22,6 +22,7 @@ from backend.audit.service import set_actor
 from backend.auth.service import Principal
 from backend.config import Settings
 from backend.db import Database
+from backend.errors import Unavailable
 from backend.ingest import service
 from backend.ingest.kinds import KINDS, Entry
 
@@ -63,6 +64,8 @@ class GroupWriter:
     def submit(
         self, principal: Principal, kind: str, data: Any, subject_id: Any, key: str | None
     ) -> Future[Entry]:
+        if not self._thread.is_alive():
+            raise Unavailable("the server is not taking records (starting or stopping); retry")
         done: Future[Entry] = Future()
         self._jobs.put(Job(principal, kind, data, subject_id, key, done))
         return done
@@ -73,20 +76,29 @@ class GroupWriter:
             if job is None:
                 return
             jobs = [job]
+            stopping = False
             while len(jobs) < self.max_batch:
                 try:
                     more = self._jobs.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
-                    self._write(jobs)
-                    return
+                    stopping = True
+                    break
                 jobs.append(more)
-            self._write(jobs)
+            try:
+                self._write(jobs)
+            except BaseException as exc:  # never leave a caller waiting, never let the thread die
+                log.exception("the writer failed a batch")
+                for job in jobs:
+                    if not job.done.done():
+                        job.done.set_exception(exc)
+            if stopping:
+                return
 
     def _write(self, jobs: list[Job]) -> None:
-        entries = [job.entry() for job in jobs]
         try:
+            entries = [job.entry() for job in jobs]
             with self.db.session() as session:
                 # One transaction; the audit trail names each caller for its own records.
                 pairs = sorted(zip(jobs, entries, strict=True), key=lambda p: p[0].principal.name)
