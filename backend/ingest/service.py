@@ -10,6 +10,7 @@ only the offender is refused.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import Counter, defaultdict
 from typing import Any
@@ -22,13 +23,15 @@ from sqlmodel import Session, SQLModel
 from backend.audit import service as audit
 from backend.auth.service import Principal
 from backend.config import Settings
-from backend.errors import DomainError, Forbidden, InvalidInput
+from backend.errors import Conflict, DomainError, Forbidden, InvalidInput
 from backend.ingest import idempotency
 from backend.ingest.kinds import KINDS, Entry
 from backend.ingest.schemas import SyncItem
 from backend.notices import service as notices
 from backend.notices.service import make_notice
 from backend.verification.service import derive_state
+
+log = logging.getLogger("peacewatch.ingest")
 
 STATUSES = ("created", "replayed", "conflict", "rejected")
 
@@ -193,7 +196,7 @@ def _reserve(session: Session, settings: Settings, ready: list[Entry]) -> list[E
             if row is not None:
                 _answer_from(entry, row)
             else:  # held by a transaction that rolled back after all: try the next batch
-                entry.refuse(InvalidInput("the record was being sent at the same time; retry"))
+                entry.refuse(Conflict("the same record was being stored at the same time; retry"))
     return [e for e in ready if e.open]
 
 
@@ -214,7 +217,8 @@ def _insert(session: Session, ready: list[Entry]) -> None:
                     _insert_rows(session, [entry])
             except IntegrityError as exc:
                 session.info.pop("audit_head", None)
-                entry.refuse(InvalidInput(f"refused by the database: {exc.orig}"))
+                log.warning("item %d refused by the database: %s", entry.index, exc.orig)
+                entry.refuse(InvalidInput("refused by the database: a constraint does not hold"))
     created = [e for e in ready if e.open]
     for entry in created:
         entry.status = "created"
