@@ -334,3 +334,20 @@ def test_500_records_sent_twice_from_threads_make_exactly_500_rows(client, auth,
     assert len(created) == 500
     with db.session(write=False) as session:
         assert verify_chain(session=session).ok
+
+
+def test_a_row_the_database_refuses_fails_alone(client, auth, db, monkeypatch):
+    """Should a check ever miss what a constraint catches, only that item is refused."""
+    reporter = auth("reporter")
+    taken = item()
+    sync(client, [taken], reporter)
+    monkeypatch.setattr("backend.ingest.kinds._refuse_taken_ids", lambda *_: None)
+    clash = {"kind": "incident", "key": "other-key", "data": taken["data"]}
+
+    result = sync(client, [item(), clash, item()], reporter)
+
+    assert [r["status"] for r in result["results"]] == ["created", "rejected", "created"]
+    assert "constraint" in result["results"][1]["errors"][0]["message"]
+    assert count(db, Incident) == 3
+    with db.session(write=False) as session:
+        assert verify_chain(session=session).ok  # the refused batch left no audit entries
