@@ -46,10 +46,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
 	@touch $@
 
+# On a new database (no records, no tokens) it seeds the fictional demo mission and runs the field
+# simulator beside the server (stopped with it); PEACEWATCH_DEMO=0 starts empty instead, and
+# PEACEWATCH_DEMO_RATE sets the simulator's records per minute. An existing database is left alone.
 run: install
 	@echo "==> migrating the database (peacewatch db upgrade)"
 	$(BIN)/peacewatch db upgrade
-	@echo "==> serving on http://$(HOST):$(PORT) (Ctrl-C stops)"
+	@sim=; \
+	if [ "$${PEACEWATCH_DEMO:-1}" != 0 ]; then \
+		$(BIN)/peacewatch demo --if-new; status=$$?; \
+		if [ $$status -eq 0 ]; then \
+			echo "==> field simulator: $${PEACEWATCH_DEMO_RATE:-12} records a minute (PEACEWATCH_DEMO=0 to start empty)"; \
+			$(BIN)/peacewatch simulate --url http://$(HOST):$(PORT) --rate $${PEACEWATCH_DEMO_RATE:-12} & sim=$$!; \
+			trap 'kill $$sim 2>/dev/null' EXIT; \
+			trap 'exit 130' INT TERM HUP; \
+		elif [ $$status -ne 10 ]; then exit $$status; fi; \
+	fi; \
+	echo "==> serving on http://$(HOST):$(PORT) (Ctrl-C stops)"; \
 	$(BIN)/peacewatch serve --host $(HOST) --port $(PORT)
 
 test: install

@@ -14,6 +14,7 @@ from rich.table import Table
 from backend.auth import service as tokens
 from backend.config import Settings
 from backend.db import Database
+from backend.demo.cli import demo_command, simulate_command
 from backend.errors import DomainError
 from backend.imports.cli import import_app
 from backend.vocab import Role
@@ -25,6 +26,8 @@ app.add_typer(db_app, name="db")
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+app.command("demo")(demo_command)
+app.command("simulate")(simulate_command)
 app.add_typer(import_app, name="import")
 
 err = Console(stderr=True)
