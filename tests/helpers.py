@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+import uvicorn
 from sqlmodel import SQLModel
 
+from backend.app import create_app
+from backend.config import Settings
 from backend.db import Database
 
 API = "/api/v1"
@@ -83,3 +89,40 @@ def post(client: Any, url: str, body: dict, headers: dict[str, str]) -> dict:
     response = client.post(url, json=body, headers=headers)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ThreadServer:
+    """The app served by a real uvicorn in a thread, on a free port: for clients that need a
+    socket (streams, the simulator). Use as a context manager."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+        self.port = free_port()
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)

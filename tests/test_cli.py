@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
+from tests.helpers import free_port
 
 BIN = Path(sys.executable).with_name("peacewatch")
 
@@ -64,15 +64,9 @@ def test_token_create_refuses_an_unknown_role_or_a_taken_name(db, database_url):
     assert "exists already" in dup.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_refuses_an_unmigrated_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'new.db'}"
-    result = run("serve", "--port", str(_free_port()), url=url, check=False)
+    result = run("serve", "--port", str(free_port()), url=url, check=False)
     assert result.returncode == 1
     assert "peacewatch db upgrade" in result.stderr
 
@@ -80,7 +74,7 @@ def test_serve_refuses_an_unmigrated_database(tmp_path):
 def test_a_new_database_is_migrated_served_and_prints_a_first_admin_token(tmp_path):
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     run("db", "upgrade", url=url)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PEACEWATCH_DATABASE_URL": url}
     server = subprocess.Popen(
         [str(BIN), "serve", "--port", str(port)],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import socket
 import threading
 import time
 import uuid
@@ -15,10 +14,8 @@ from datetime import UTC, datetime
 import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from sqlmodel import Session, select
 
-from backend.app import create_app
 from backend.auth import service as token_service
 from backend.auth.service import Principal
 from backend.config import Settings
@@ -31,7 +28,7 @@ from backend.notices.runtime import Notices
 from backend.notices.service import MAX_PAYLOAD_BYTES, make_notice, payloads, publish
 from backend.parties.models import Party
 from backend.vocab import Role, Sensitivity
-from tests.helpers import incident_body
+from tests.helpers import ThreadServer, incident_body
 
 ANALYST = Principal(name="analyst-1", role=Role.analyst)
 ALICE = Principal(name="alice", role=Role.reporter)
@@ -347,40 +344,6 @@ def test_the_listener_reconnects_after_its_connection_drops(db):
 # --- the stream, served by uvicorn --------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, settings: Settings) -> None:
-        self.app = create_app(settings)
-        self.port = _free_port()
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-
-
 class Stream:
     """An open SSE response, its lines read by a thread into a queue."""
 
@@ -427,9 +390,9 @@ class Stream:
 
 
 @pytest.fixture
-def server(settings: Settings, db: Database) -> Iterator[Server]:
+def server(settings: Settings, db: Database) -> Iterator[ThreadServer]:
     fast = settings.model_copy(update={"stream_heartbeat_seconds": 0.3})
-    with Server(fast) as running:
+    with ThreadServer(fast) as running:
         yield running
 
 
@@ -442,7 +405,7 @@ def _token(db: Database, name: str, role: Role) -> dict[str, str]:
 def test_the_stream_sends_a_new_incident_within_a_second(server, db):
     analyst = _token(db, "analyst-1", Role.analyst)
     reporter = _token(db, "patrol-1", Role.reporter)
-    stream = Stream(server.base, analyst)
+    stream = Stream(server.url, analyst)
     try:
         assert stream.response.status_code == 200
         assert stream.response.headers["content-type"].startswith("text/event-stream")
@@ -455,7 +418,7 @@ def test_the_stream_sends_a_new_incident_within_a_second(server, db):
 
         started = time.monotonic()
         response = httpx.post(
-            f"{server.base}/api/v1/incidents",
+            f"{server.url}/api/v1/incidents",
             json=incident_body(occurred_at="2025-11-20T10:15:00+02:00"),
             headers=reporter,
             timeout=10,
@@ -475,7 +438,7 @@ def test_the_stream_sends_a_new_incident_within_a_second(server, db):
 
 
 def test_the_stream_sends_heartbeats(server, db):
-    stream = Stream(server.base, _token(db, "viewer-1", Role.viewer))
+    stream = Stream(server.url, _token(db, "viewer-1", Role.viewer))
     try:
         lines = [stream.next_line() for _ in range(4)]
         assert ": heartbeat" in lines
@@ -484,8 +447,8 @@ def test_the_stream_sends_heartbeats(server, db):
 
 
 def test_a_reporter_does_not_hear_of_another_teams_confidential_incident(server, db):
-    alice = Stream(server.base, _token(db, "alice", Role.reporter))
-    analyst = Stream(server.base, _token(db, "analyst-1", Role.analyst), "?topics=incident")
+    alice = Stream(server.url, _token(db, "alice", Role.reporter))
+    analyst = Stream(server.url, _token(db, "analyst-1", Role.analyst), "?topics=incident")
     bob = _token(db, "bob", Role.reporter)
     try:
         for stream in (alice, analyst):
@@ -494,7 +457,7 @@ def test_a_reporter_does_not_hear_of_another_teams_confidential_incident(server,
         ids = []
         for sensitivity in ("confidential", "public"):
             response = httpx.post(
-                f"{server.base}/api/v1/incidents",
+                f"{server.url}/api/v1/incidents",
                 json=incident_body(
                     occurred_at="2025-11-20T10:15:00+02:00", sensitivity=sensitivity
                 ),
@@ -514,11 +477,11 @@ def test_a_reporter_does_not_hear_of_another_teams_confidential_incident(server,
 
 
 def test_the_stream_needs_a_token(server):
-    response = httpx.get(f"{server.base}/api/v1/stream", timeout=5)
+    response = httpx.get(f"{server.url}/api/v1/stream", timeout=5)
     assert response.status_code == 401
     assert set(response.json()) == {"detail", "errors", "request_id"}
     bad = httpx.get(
-        f"{server.base}/api/v1/stream",
+        f"{server.url}/api/v1/stream",
         headers={"Authorization": "Bearer pw_nope"},
         timeout=5,
     )

@@ -4,11 +4,8 @@ never make a second row."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +13,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 
-from backend.app import create_app
 from backend.audit.service import verify_chain
 from backend.auth import service as token_service
 from backend.config import Settings
@@ -26,46 +21,15 @@ from backend.db import Database
 from backend.demo.seed import seed
 from backend.demo.simulate import Simulator
 from backend.vocab import Role
-from tests.helpers import today
+from tests.helpers import ThreadServer, free_port, today
 
 BIN = Path(sys.executable).with_name("peacewatch")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """The app served by uvicorn in a thread, on a free port."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.port = _free_port()
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-
-
 @pytest.fixture
-def server(settings: Settings, db: Database) -> Iterator[Server]:
+def server(settings: Settings, db: Database) -> Iterator[ThreadServer]:
     seed(db, today=today())
-    with Server(settings) as running:
+    with ThreadServer(settings) as running:
         yield running
 
 
@@ -164,7 +128,7 @@ def test_the_command_makes_its_tokens_and_prints_a_summary(db, server, database_
 def test_the_command_gives_up_when_no_server_answers(database_url):
     env = {**os.environ, "PEACEWATCH_DATABASE_URL": database_url}
     done = subprocess.run(
-        [str(BIN), "simulate", "--url", f"http://127.0.0.1:{_free_port()}", "--wait", "0.5"],
+        [str(BIN), "simulate", "--url", f"http://127.0.0.1:{free_port()}", "--wait", "0.5"],
         env=env,
         capture_output=True,
         text=True,
