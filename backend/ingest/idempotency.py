@@ -119,22 +119,9 @@ def reserve(
     """
     if not claims:
         return set()
-    now = now or utcnow()
-    expires = now + timedelta(days=settings.idempotency_retention_days)
-    rows = [
-        {
-            "scope": c.scope,
-            "key": c.key,
-            "fingerprint": c.fingerprint,
-            "record_kind": c.kind,
-            "record_id": None,
-            "status_code": 0,
-            "response": None,
-            "created_at": now,
-            "expires_at": expires,
-        }
-        for c in claims
-    ]
+    if _one_writer(session):
+        return {c.ident for c in claims}
+    rows = _key_rows([(c, None, 0, None) for c in claims], settings, now)
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = (
         insert(_TABLE)
@@ -146,9 +133,42 @@ def reserve(
     return {(r.scope, r.key) for r in result}
 
 
-def settle(session: Session, answers: list[tuple[Claim, str, int, dict[str, Any]]]) -> None:
+def _one_writer(session: Session) -> bool:
+    """SQLite has one writer: from a transaction's `find` to its commit no one else can claim a
+    key, so the key row need not be reserved first; it is written once, with its answer."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
+Answer = tuple[Claim, str | None, int, dict[str, Any] | None]
+
+
+def _key_rows(
+    answers: list[Answer], settings: Settings, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    now = now or utcnow()
+    expires = now + timedelta(days=settings.idempotency_retention_days)
+    return [
+        {
+            "scope": c.scope,
+            "key": c.key,
+            "fingerprint": c.fingerprint,
+            "record_kind": c.kind,
+            "record_id": record_id,
+            "status_code": status,
+            "response": body,
+            "created_at": now,
+            "expires_at": expires,
+        }
+        for c, record_id, status, body in answers
+    ]
+
+
+def settle(session: Session, answers: list[Answer], settings: Settings) -> None:
     """Store each finished create's answer `(claim, record_id, status, body)` on its key row."""
     if not answers:
+        return
+    if _one_writer(session):
+        session.connection().execute(sa.insert(_TABLE), _key_rows(answers, settings))
         return
     stmt = (
         sa.update(_TABLE)
@@ -177,7 +197,7 @@ def settle(session: Session, answers: list[tuple[Claim, str, int, dict[str, Any]
 def release(session: Session, claims: Iterable[Claim]) -> None:
     """Drop key rows whose create was refused, so the corrected record can use the key."""
     idents = [c.ident for c in claims]
-    if idents:
+    if idents and not _one_writer(session):
         session.connection().execute(sa.delete(_TABLE).where(_match(idents)))
 
 

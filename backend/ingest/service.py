@@ -86,6 +86,7 @@ def write(
             for e in ready
             if e.claim and e.status == "created"
         ],
+        settings,
     )
     _answer_twins(twins)
 
