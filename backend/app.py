@@ -29,6 +29,7 @@ from backend.incidents.router import router as incidents_router
 from backend.ingest.idempotency import purge_keys_periodically
 from backend.ingest.router import router as sync_router
 from backend.ingest.writer import GroupWriter
+from backend.metrics.router import router as metrics_router
 from backend.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from backend.notices.router import router as notices_router
 from backend.notices.runtime import Notices
@@ -119,6 +120,7 @@ def _api_router() -> APIRouter:
         audit_router,
         notices_router,
         imports_router,
+        metrics_router,
     ):
         api.include_router(router)
 

@@ -57,7 +57,9 @@ def test_round_trip(client: TestClient, reporter: dict, parties: list[str]) -> N
     retry = client.post(ACTIVITIES, json=activity_body(parties[:2], id=client_id), headers=reporter)
     assert (retry.status_code, retry.json()) == (200, created)
     changed = client.post(
-        ACTIVITIES, json=activity_body(parties[:2], id=client_id, venue="Elsewhere"), headers=reporter
+        ACTIVITIES,
+        json=activity_body(parties[:2], id=client_id, venue="Elsewhere"),
+        headers=reporter,
     )
     assert error_field(changed, 409) == "id"
 

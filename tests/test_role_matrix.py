@@ -59,6 +59,14 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/audit"): ADMIN,
     ("POST", "/api/v1/imports/{source}"): ADMIN,
     ("GET", "/api/v1/stream"): ALL,
+    ("GET", "/api/v1/metrics/implementation"): ALL,
+    ("GET", "/api/v1/metrics/compliance"): ALL,
+    ("GET", "/api/v1/metrics/trust"): ALL,
+    ("GET", "/api/v1/metrics/ddr"): ALL,
+    ("GET", "/api/v1/metrics/verification"): ALL,
+    ("GET", "/api/v1/metrics/tracks"): ALL,
+    ("GET", "/api/v1/metrics/incidents"): ALL,
+    ("GET", "/api/v1/alerts"): ALL,
 }
 # Endless responses: only their status is read, then the stream is closed at once.
 STREAMS = {"/api/v1/stream"}

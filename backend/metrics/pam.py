@@ -1,0 +1,210 @@
+"""Implementation the way the Peace Accords Matrix (Kroc Institute) reports it. Pure functions.
+
+A commitment's level on a day is the level of its latest progress row reached by that day, in the
+order (changed_on, created_at): the rule `backend.agreements.service` uses for the current level.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from backend.metrics.schemas import ImplementationPoint, LevelShares, OverdueCommitment
+from backend.vocab import CommitmentCategory, ImplementationLevel
+
+LEVELS = tuple(ImplementationLevel)
+
+
+@dataclass(frozen=True, slots=True)
+class CommitmentRow:
+    id: uuid.UUID
+    agreement_id: uuid.UUID
+    category: CommitmentCategory
+    due_on: date | None
+    party_ids: tuple[uuid.UUID, ...] = ()
+    title: str = ""
+    reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ProgressRow:
+    changed_on: date
+    created_at: datetime
+    commitment_id: uuid.UUID = field(compare=False)
+    level: ImplementationLevel = field(compare=False)
+
+
+def level_at(history: Sequence[ProgressRow], on: date) -> ImplementationLevel:
+    """The level reached by the end of `on`; `history` sorted by (changed_on, created_at)."""
+    level = ImplementationLevel.not_initiated
+    for row in history:
+        if row.changed_on > on:
+            break
+        level = row.level
+    return level
+
+
+def histories(rows: Iterable[ProgressRow]) -> dict[uuid.UUID, list[ProgressRow]]:
+    found: dict[uuid.UUID, list[ProgressRow]] = {}
+    for row in sorted(rows):
+        found.setdefault(row.commitment_id, []).append(row)
+    return found
+
+
+def whole_percentages(counts: Mapping[ImplementationLevel, int]) -> dict[ImplementationLevel, int]:
+    """Shares as whole percentages that sum to 100 (largest remainder, ties to the lower level)."""
+    total = sum(counts.values())
+    if total == 0:
+        return dict.fromkeys(LEVELS, 0)
+    exact = {lv: 100 * counts.get(lv, 0) / total for lv in LEVELS}
+    floors = {lv: int(v) for lv, v in exact.items()}
+    short = 100 - sum(floors.values())
+    by_remainder = sorted(LEVELS, key=lambda lv: (-(exact[lv] - floors[lv]), lv.score))
+    for lv in by_remainder[:short]:
+        floors[lv] += 1
+    return floors
+
+
+def level_shares(levels: Iterable[ImplementationLevel]) -> LevelShares:
+    """PAM's distribution of commitments over the four levels, and its weighted score."""
+    tally = Counter(levels)
+    counts = {lv: tally.get(lv, 0) for lv in LEVELS}
+    total = sum(counts.values())
+    shares = {lv: (n / total if total else 0.0) for lv, n in counts.items()}
+    score = 100 * sum(lv.score * n for lv, n in counts.items()) / (3 * total) if total else 0.0
+    return LevelShares(
+        total=total,
+        counts=counts,
+        shares=shares,
+        percent=whole_percentages(counts),
+        score=score,
+    )
+
+
+def levels_on(
+    commitments: Sequence[CommitmentRow], history: Mapping[uuid.UUID, list[ProgressRow]], on: date
+) -> dict[uuid.UUID, ImplementationLevel]:
+    return {c.id: level_at(history.get(c.id, []), on) for c in commitments}
+
+
+def overdue_on(
+    commitments: Sequence[CommitmentRow], levels: Mapping[uuid.UUID, ImplementationLevel], on: date
+) -> list[OverdueCommitment]:
+    """Past the due date and not complete on `on` (at today: `agreements.service.overdue_clause`)."""
+    late = [
+        c
+        for c in commitments
+        if c.due_on is not None
+        and c.due_on < on
+        and levels[c.id] is not ImplementationLevel.complete
+    ]
+    late.sort(key=lambda c: (c.due_on, str(c.id)))
+    return [
+        OverdueCommitment(
+            id=c.id,
+            agreement_id=c.agreement_id,
+            reference=c.reference,
+            title=c.title,
+            category=c.category,
+            due_on=c.due_on,  # type: ignore[arg-type]
+            level=levels[c.id],
+            days_overdue=(on - c.due_on).days,  # type: ignore[operator]
+            party_ids=list(c.party_ids),
+        )
+        for c in late
+    ]
+
+
+def by_category(
+    commitments: Sequence[CommitmentRow], levels: Mapping[uuid.UUID, ImplementationLevel]
+) -> dict[CommitmentCategory, LevelShares]:
+    groups: dict[CommitmentCategory, list[ImplementationLevel]] = {}
+    for c in commitments:
+        groups.setdefault(c.category, []).append(levels[c.id])
+    return {cat: level_shares(lv) for cat, lv in sorted(groups.items())}
+
+
+def by_party(
+    commitments: Sequence[CommitmentRow], levels: Mapping[uuid.UUID, ImplementationLevel]
+) -> dict[uuid.UUID, LevelShares]:
+    """A commitment promised by several parties counts once for each of them."""
+    groups: dict[uuid.UUID, list[ImplementationLevel]] = {}
+    for c in commitments:
+        for party in c.party_ids:
+            groups.setdefault(party, []).append(levels[c.id])
+    return {p: level_shares(lv) for p, lv in sorted(groups.items(), key=lambda kv: str(kv[0]))}
+
+
+def series(
+    commitments: Sequence[CommitmentRow],
+    history: Mapping[uuid.UUID, list[ProgressRow]],
+    points: Sequence[date],
+) -> list[ImplementationPoint]:
+    """The distribution at each of `points` (ascending), replaying progress rows once in order."""
+    ids = {c.id for c in commitments}
+    rows = sorted(r for c_id, rs in history.items() if c_id in ids for r in rs)
+    current = dict.fromkeys(ids, ImplementationLevel.not_initiated)
+    tally = Counter(current.values())
+    out: list[ImplementationPoint] = []
+    i = 0
+    for point in points:
+        while i < len(rows) and rows[i].changed_on <= point:
+            row = rows[i]
+            tally[current[row.commitment_id]] -= 1
+            current[row.commitment_id] = row.level
+            tally[row.level] += 1
+            i += 1
+        out.append(ImplementationPoint(on=point, levels=level_shares(tally.elements())))
+    return out
+
+
+def commitment_score(levels: Iterable[ImplementationLevel]) -> float | None:
+    """Mean level as a fraction of complete (0-1); None when there is nothing to score."""
+    scores = [lv.score for lv in levels]
+    return sum(scores) / (3 * len(scores)) if scores else None
+
+
+@dataclass(slots=True)
+class DueState:
+    """A party's commitments due by a day: their score (None if none is due) and counts."""
+
+    score: float | None
+    due: int
+    levels: dict[ImplementationLevel, int]
+    overdue: int
+    not_yet_due: int
+
+
+def due_states(
+    commitments: Sequence[CommitmentRow],
+    history: Mapping[uuid.UUID, list[ProgressRow]],
+    points: Sequence[date],
+) -> list[DueState]:
+    """At each of `points` (ascending): the commitments due by then (`due_on <= point`) with their
+    levels that day; overdue ones are due before the day and not complete. Progress is replayed
+    once, in order, rather than read again for every point."""
+    dated = sorted((c for c in commitments if c.due_on is not None), key=lambda c: c.due_on)  # type: ignore[arg-type, return-value]
+    ids = {c.id for c in dated}
+    rows = sorted(r for c_id, rs in history.items() if c_id in ids for r in rs)
+    current = dict.fromkeys(ids, ImplementationLevel.not_initiated)
+    out: list[DueState] = []
+    i = due_count = 0
+    for point in points:
+        while i < len(rows) and rows[i].changed_on <= point:
+            current[rows[i].commitment_id] = rows[i].level
+            i += 1
+        while due_count < len(dated) and dated[due_count].due_on <= point:  # type: ignore[operator]
+            due_count += 1
+        due = dated[:due_count]
+        tally = dict.fromkeys(LEVELS, 0)
+        overdue = 0
+        for c in due:
+            level = current[c.id]
+            tally[level] += 1
+            overdue += c.due_on < point and level is not ImplementationLevel.complete  # type: ignore[operator]
+        score = sum(lv.score * n for lv, n in tally.items()) / (3 * due_count) if due else None
+        out.append(DueState(score, due_count, tally, overdue, len(dated) - due_count))
+    return out

@@ -1,0 +1,256 @@
+"""Compliance and trust indices: pure functions, each value with the components behind it.
+
+Both indices are weighted means of component scores in 0-1, times 100. A component without evidence
+(no commitment due, no track activity, no survey) is left out and the others' weights are scaled
+to sum to 1, so `sum(component.contribution) == index` always holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from backend.config import Settings
+from backend.metrics.schemas import Component
+from backend.vocab import TrackOutcome
+
+# How far each outcome of a track activity counts as engagement that took place.
+OUTCOME_VALUE: dict[TrackOutcome, float] = {
+    TrackOutcome.held: 1.0,
+    TrackOutcome.agreement_reached: 1.0,
+    TrackOutcome.stalled: 0.5,
+    TrackOutcome.postponed: 0.0,
+    TrackOutcome.cancelled: 0.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ViolationAgg:
+    """Verified incidents attributed to `party_id` on one day, of one category (from GROUP BY)."""
+
+    party_id: uuid.UUID
+    target_party_id: uuid.UUID | None
+    day: date
+    category: str
+    incidents: int
+    fatalities: int
+    fatalities_capped: int
+
+
+@dataclass(frozen=True, slots=True)
+class Engagement:
+    day: date
+    track: str
+    outcome: TrackOutcome
+
+
+@dataclass(frozen=True, slots=True)
+class Perception:
+    day: date
+    score: float  # SCORE's 0-10
+
+
+@dataclass(frozen=True, slots=True)
+class DayHarm:
+    """Verified violations of one day, summed: how many, how many dead, their severity points."""
+
+    day: date
+    incidents: int
+    fatalities: int
+    points: float
+
+
+def harm_by_day(rows: Iterable[ViolationAgg], settings: Settings) -> list[DayHarm]:
+    """Sum rows of any parties and categories per day (ascending)."""
+    sums: dict[date, list[float]] = {}
+    for row in rows:
+        acc = sums.setdefault(row.day, [0, 0, 0.0])
+        acc[0] += row.incidents
+        acc[1] += row.fatalities
+        acc[2] += severity(row, settings)
+    return [DayHarm(d, int(a[0]), int(a[1]), a[2]) for d, a in sorted(sums.items())]
+
+
+class HarmIndex:
+    """Days of harm with running totals: any window's sum, or its days, without a scan."""
+
+    def __init__(self, harm: Sequence[DayHarm]) -> None:
+        self.harm = sorted(harm, key=lambda h: h.day)
+        self.days = [h.day for h in self.harm]
+        self.sums: list[tuple[int, int, float]] = [(0, 0, 0.0)]
+        for h in self.harm:
+            n, dead, points = self.sums[-1]
+            self.sums.append((n + h.incidents, dead + h.fatalities, points + h.points))
+
+    def _span(self, start: date, end: date) -> tuple[int, int]:
+        return bisect_left(self.days, start), bisect_right(self.days, end)
+
+    def between(self, start: date, end: date) -> list[DayHarm]:
+        lo, hi = self._span(start, end)
+        return self.harm[lo:hi]
+
+    def total(self, start: date, end: date) -> DayHarm:
+        """The harm of `start`..`end` summed into one (dated `end`)."""
+        lo, hi = self._span(start, end)
+        (n0, d0, p0), (n1, d1, p1) = self.sums[lo], self.sums[hi]
+        return DayHarm(end, n1 - n0, d1 - d0, p1 - p0)
+
+
+def severity(row: ViolationAgg, settings: Settings) -> float:
+    """Category weight per incident, plus the fatality weight per death (each incident capped)."""
+    weight = settings.metrics_category_severity.get(row.category, 1.0)
+    return row.incidents * weight + settings.metrics_fatality_weight * row.fatalities_capped
+
+
+def decay(age_days: int, half_life_days: float) -> float:
+    return 0.5 ** (max(age_days, 0) / half_life_days)
+
+
+def halving(points: float, half_point: float) -> float:
+    """1 at no points, 1/2 at `half_point`, towards 0 beyond: a score from a count of harm."""
+    return 1.0 / (1.0 + points / half_point)
+
+
+def combine(
+    parts: Sequence[tuple[str, float | None, float, dict[str, float]]],
+) -> tuple[float, list[Component]]:
+    """(name, score or None, nominal weight, counts) -> (index 0-100, components)."""
+    present = sum(w for _, s, w, _ in parts if s is not None)
+    components: list[Component] = []
+    for name, score, weight, counts in parts:
+        effective = weight / present if (score is not None and present > 0) else 0.0
+        contribution = 100.0 * effective * (score or 0.0)
+        components.append(
+            Component(
+                name=name, score=score, weight=effective, contribution=contribution, counts=counts
+            )
+        )
+    return sum(c.contribution for c in components), components
+
+
+def compliance_index(
+    *,
+    commitment_score: float | None,
+    commitment_counts: Mapping[str, float],
+    harm: Iterable[DayHarm],
+    days: int,
+    settings: Settings,
+) -> tuple[float, list[Component]]:
+    """A party's compliance over a window of `days` days: (index 0-100, components).
+
+    `harm`: the verified violations attributed to the party in the window. Their severity points
+    are scaled to 30 days, so a window's length does not change what counts as "a lot".
+    """
+    rows = list(harm)
+    points = sum(h.points for h in rows)
+    per_30_days = points * 30.0 / days
+    violation_score = halving(per_30_days, settings.compliance_violation_half_point)
+    return combine(
+        [
+            (
+                "commitments",
+                commitment_score,
+                settings.compliance_weight_commitments,
+                dict(commitment_counts),
+            ),
+            (
+                "violations",
+                violation_score,
+                settings.compliance_weight_violations,
+                {
+                    "incidents": float(sum(h.incidents for h in rows)),
+                    "fatalities": float(sum(h.fatalities for h in rows)),
+                    "severity_points": points,
+                    "severity_points_per_30_days": per_30_days,
+                },
+            ),
+        ]
+    )
+
+
+def trust_pair(
+    *,
+    as_of: date,
+    date_from: date,
+    harm: Iterable[DayHarm],
+    engagements: Iterable[Engagement],
+    commitment_scores: Sequence[float | None],
+    perceptions: Iterable[Perception] = (),
+    settings: Settings,
+) -> tuple[float, list[Component]]:
+    """Trust between two parties on `as_of`, from the evidence dated `date_from`..`as_of`.
+
+    `harm`: verified violations attributed to one of the two against the other, per day.
+    `commitment_scores`: each party's commitment score (None: nothing of theirs due).
+    Dated evidence counts less the older it is: half as much every `trust_half_life_days`.
+    """
+    half_life = settings.trust_half_life_days
+
+    def dated(day: date) -> float | None:
+        return decay((as_of - day).days, half_life) if date_from <= day <= as_of else None
+
+    points = incidents = 0.0
+    for h in harm:
+        w = dated(h.day)
+        if w is not None:
+            points += w * h.points
+            incidents += h.incidents
+    violation_score = halving(points, settings.trust_violation_half_point)
+
+    weight_sum = value_sum = 0.0
+    held = lapsed = 0
+    for act in engagements:
+        w = dated(act.day)
+        if w is None:
+            continue
+        w *= settings.trust_track_weights.get(act.track, 0.5)
+        weight_sum += w
+        value_sum += w * OUTCOME_VALUE[act.outcome]
+        held += OUTCOME_VALUE[act.outcome] == 1.0
+        lapsed += OUTCOME_VALUE[act.outcome] == 0.0
+    engagement_score = value_sum / weight_sum if weight_sum > 0 else None
+
+    known = [s for s in commitment_scores if s is not None]
+    commitments = sum(known) / len(known) if known else None
+
+    weight_sum = value_sum = 0.0
+    surveys = 0
+    for survey in perceptions:
+        w = dated(survey.day)
+        if w is None:
+            continue
+        surveys += 1
+        weight_sum += w
+        value_sum += w * survey.score / 10.0
+    perception = value_sum / weight_sum if weight_sum > 0 else None
+
+    return combine(
+        [
+            (
+                "violations",
+                violation_score,
+                settings.trust_weight_violations,
+                {"incidents": incidents, "decayed_severity_points": points},
+            ),
+            (
+                "commitments",
+                commitments,
+                settings.trust_weight_commitments,
+                {
+                    f"party_{side}_score": score
+                    for side, score in zip("ab", commitment_scores, strict=True)
+                    if score is not None
+                },
+            ),
+            (
+                "engagement",
+                engagement_score,
+                settings.trust_weight_engagement,
+                {"held": float(held), "cancelled_or_postponed": float(lapsed)},
+            ),
+            ("perception", perception, settings.trust_weight_perception, {"surveys": surveys}),
+        ]
+    )

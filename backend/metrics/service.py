@@ -1,0 +1,586 @@
+"""One function per measure: query (aggregated in SQL), then compute (pure). The API, the dashboard
+and the briefing all call these, so no measure is computed twice in two places."""
+
+from __future__ import annotations
+
+import uuid
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from pydantic import Field
+from sqlmodel import Session
+
+from backend.auth.service import Principal
+from backend.config import Settings
+from backend.db import utcnow
+from backend.metrics import alerts as rules
+from backend.metrics import flows, pam, queries
+from backend.metrics.schemas import (
+    AgreementImplementation,
+    AlertsReport,
+    CommitmentCounts,
+    ComplianceReport,
+    Component,
+    DdrReport,
+    Hotspot,
+    ImplementationReport,
+    IncidentPoint,
+    IncidentsReport,
+    PairTrust,
+    PartyCompliance,
+    QueueItem,
+    TracksReport,
+    TrustReport,
+    ValuePoint,
+    VerificationReport,
+    ViolationCounts,
+)
+from backend.metrics.scores import (
+    Engagement,
+    HarmIndex,
+    ViolationAgg,
+    compliance_index,
+    harm_by_day,
+    trust_pair,
+)
+from backend.metrics.window import (
+    MetricFilters,
+    Window,
+    bucket_ends,
+    bucket_of,
+    bucket_starts,
+    days_of,
+    resolve_window,
+)
+
+
+class ImplementationFilters(MetricFilters):
+    agreement_id: uuid.UUID | None = Field(default=None, description="Only this agreement")
+
+
+class TrustFilters(MetricFilters):
+    compare_days: int = Field(
+        default=7, ge=1, le=366, description="Compare each value with the one this many days ago"
+    )
+
+
+def _window(filters: MetricFilters, settings: Settings) -> Window:
+    return resolve_window(filters, settings, utcnow().date())
+
+
+# Implementation
+
+
+def implementation(
+    *, session: Session, principal: Principal, settings: Settings, filters: ImplementationFilters
+) -> ImplementationReport:
+    window = _window(filters, settings)
+    as_of = window.date_to
+    points = bucket_ends(window)
+    commitments, progress = queries.commitments(session, filters.agreement_id)
+    if window.party_id is not None:
+        commitments = [c for c in commitments if window.party_id in c.party_ids]
+    history = pam.histories(progress)
+    levels = pam.levels_on(commitments, history, as_of)
+    report = []
+    for agreement_id, name in queries.agreements(session, filters.agreement_id):
+        mine = [c for c in commitments if c.agreement_id == agreement_id]
+        report.append(
+            AgreementImplementation(
+                agreement_id=agreement_id,
+                name=name,
+                overall=pam.level_shares(levels[c.id] for c in mine),
+                by_category=pam.by_category(mine, levels),
+                by_party=pam.by_party(mine, levels),
+                series=pam.series(mine, history, points),
+                overdue=pam.overdue_on(mine, levels, as_of),
+            )
+        )
+    return ImplementationReport(
+        window=window.public(all_incidents=principal.sees_everything),
+        as_of=as_of,
+        agreements=report,
+    )
+
+
+# Compliance
+
+
+def _counts(state: pam.DueState) -> CommitmentCounts:
+    return CommitmentCounts(
+        due=state.due, levels=state.levels, overdue=state.overdue, not_yet_due=state.not_yet_due
+    )
+
+
+def _counts_dict(state: pam.DueState) -> dict[str, float]:
+    return {
+        "due": state.due,
+        "overdue": state.overdue,
+        **{lv.value: n for lv, n in state.levels.items()},
+    }
+
+
+def _party_commitments(
+    party: uuid.UUID, commitments: Sequence[pam.CommitmentRow]
+) -> list[pam.CommitmentRow]:
+    return [c for c in commitments if party in c.party_ids]
+
+
+def _compliance_at(
+    state: pam.DueState, harm: HarmIndex, start: date, end: date, settings: Settings
+) -> tuple[float, list[Component]]:
+    return compliance_index(
+        commitment_score=state.score,
+        commitment_counts=_counts_dict(state),
+        harm=[harm.total(start, end)],
+        days=(end - start).days + 1,
+        settings=settings,
+    )
+
+
+def _direction(trend: float | None) -> str:
+    if trend is None or abs(trend) < 1:
+        return "steady"
+    return "rising" if trend > 0 else "falling"
+
+
+def compliance_values(
+    *,
+    session: Session,
+    principal: Principal,
+    settings: Settings,
+    window: Window,
+    with_series: bool = True,
+) -> ComplianceReport:
+    span = settings.metrics_series_window_days
+    points = bucket_ends(window) if with_series else []
+    earliest = min([window.date_from, *(p - timedelta(days=span - 1) for p in points)])
+    rows = queries.violations(
+        session,
+        principal,
+        Window(earliest, window.date_to).start_at,
+        window.end_at,
+        region=window.region,
+        fatality_cap=settings.metrics_fatality_cap,
+    )
+    commitments, progress = queries.commitments(session)
+    history = pam.histories(progress)
+    by_party: dict[uuid.UUID, list[ViolationAgg]] = defaultdict(list)
+    for row in rows:
+        by_party[row.party_id].append(row)
+    if window.party_id is not None:
+        wanted = {window.party_id}
+    else:
+        wanted = {p.id for p in queries.signatories(session)}
+        wanted |= {p for c in commitments for p in c.party_ids} | set(by_party)
+    out = []
+    for party in queries.parties(session, sorted(wanted, key=str)):
+        harm = HarmIndex(harm_by_day(by_party.get(party.id, []), settings))
+        mine = _party_commitments(party.id, commitments)
+        now, *at_points = pam.due_states(mine, history, [window.date_to, *points])
+        index, components = _compliance_at(now, harm, window.date_from, window.date_to, settings)
+        in_window = [r for r in by_party.get(party.id, []) if r.day >= window.date_from]
+        by_category: dict[str, int] = defaultdict(int)
+        for r in in_window:
+            by_category[str(r.category)] += r.incidents
+        series = [
+            ValuePoint(
+                on=p,
+                value=_compliance_at(state, harm, p - timedelta(days=span - 1), p, settings)[0],
+            )
+            for p, state in zip(points, at_points, strict=True)
+        ]
+        trend = series[-1].value - series[0].value if len(series) > 1 else None  # type: ignore[operator]
+        out.append(
+            PartyCompliance(
+                party=party,
+                index=index,
+                components=components,
+                commitments=_counts(now),
+                violations=ViolationCounts(
+                    incidents=sum(r.incidents for r in in_window),
+                    fatalities=sum(r.fatalities for r in in_window),
+                    severity_points=harm.total(window.date_from, window.date_to).points,
+                    by_category=dict(sorted(by_category.items())),
+                ),
+                trend=trend,
+                direction=_direction(trend),
+                series=series,
+            )
+        )
+    return ComplianceReport(
+        window=window.public(all_incidents=principal.sees_everything),
+        series_window_days=span,
+        parties=out,
+    )
+
+
+def compliance(
+    *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
+) -> ComplianceReport:
+    return compliance_values(
+        session=session, principal=principal, settings=settings, window=_window(filters, settings)
+    )
+
+
+# Trust
+
+
+def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    return (a, b) if str(a) < str(b) else (b, a)
+
+
+def trust(
+    *, session: Session, principal: Principal, settings: Settings, filters: TrustFilters
+) -> TrustReport:
+    window = _window(filters, settings)
+    span = settings.metrics_series_window_days
+    points = bucket_ends(window)
+    earliest = min(
+        [
+            window.date_from - timedelta(days=filters.compare_days),
+            *(p - timedelta(days=span - 1) for p in points),
+        ]
+    )
+    members = queries.signatories(session)
+    if window.party_id is not None and window.party_id not in {p.id for p in members}:
+        members = sorted(
+            [*members, *queries.parties(session, [window.party_id])], key=lambda p: p.code
+        )
+    ids = {p.id for p in members}
+    rows = queries.violations(
+        session,
+        principal,
+        Window(earliest, window.date_to).start_at,
+        window.end_at,
+        region=window.region,
+        fatality_cap=settings.metrics_fatality_cap,
+    )
+    between: dict[tuple[uuid.UUID, uuid.UUID], list[ViolationAgg]] = defaultdict(list)
+    for r in rows:
+        if r.target_party_id in ids and r.party_id in ids and r.party_id != r.target_party_id:
+            between[_pair(r.party_id, r.target_party_id)].append(r)  # type: ignore[arg-type]
+    harm = {pair: HarmIndex(harm_by_day(rs, settings)) for pair, rs in between.items()}
+    no_harm = HarmIndex([])
+    activities = queries.engagements(session, earliest, window.date_to)
+    commitments, progress = queries.commitments(session)
+    history = pam.histories(progress)
+    shift = timedelta(days=filters.compare_days)
+    days = sorted({window.date_to, window.date_to - shift, *points})
+    scores: dict[tuple[uuid.UUID, date], float | None] = {}
+    for party in members:
+        states = pam.due_states(_party_commitments(party.id, commitments), history, days)
+        scores.update({(party.id, d): st.score for d, st in zip(days, states, strict=True)})
+    talks: dict[tuple[uuid.UUID, uuid.UUID], list[Engagement]] = defaultdict(list)
+    for involved, act in sorted(activities, key=lambda a: a[1].day):
+        for a in involved:
+            for b in involved:
+                if str(a) < str(b):
+                    talks[(a, b)].append(act)
+
+    def measure(pair: tuple[uuid.UUID, uuid.UUID], start: date, end: date):
+        acts = talks.get(pair, [])
+        lo = bisect_left([e.day for e in acts], start)
+        return trust_pair(
+            as_of=end,
+            date_from=start,
+            harm=harm.get(pair, no_harm).between(start, end),
+            engagements=[e for e in acts[lo:] if e.day <= end],
+            commitment_scores=[scores[(pair[0], end)], scores[(pair[1], end)]],
+            settings=settings,
+        )
+
+    ordered = sorted(members, key=lambda p: p.code)
+    pairs = [
+        _pair(a.id, b.id)
+        for i, a in enumerate(ordered)
+        for b in ordered[i + 1 :]
+        if window.party_id is None or window.party_id in (a.id, b.id)
+    ]
+    found: list[PairTrust] = []
+    for pair in pairs:
+        value, components = measure(pair, window.date_from, window.date_to)
+        before, earlier = measure(pair, window.date_from - shift, window.date_to - shift)
+        found.append(
+            PairTrust(
+                party_a_id=pair[0],
+                party_b_id=pair[1],
+                value=value,
+                components=components,
+                previous_value=before,
+                change=value - before,
+                component_changes={
+                    now.name: now.contribution - then.contribution
+                    for now, then in zip(components, earlier, strict=True)
+                },
+                series=[
+                    ValuePoint(on=p, value=measure(pair, p - timedelta(days=span - 1), p)[0])
+                    for p in points
+                ],
+            )
+        )
+    value_of = {(t.party_a_id, t.party_b_id): t.value for t in found}
+    matrix = [
+        [None if a.id == b.id else value_of.get(_pair(a.id, b.id)) for b in ordered]
+        for a in ordered
+    ]
+    overall_series = [
+        ValuePoint(on=p, value=_mean([t.series[i].value for t in found]))
+        for i, p in enumerate(points)
+    ]
+    return TrustReport(
+        window=window.public(all_incidents=principal.sees_everything),
+        half_life_days=settings.trust_half_life_days,
+        compare_days=filters.compare_days,
+        parties=ordered,
+        overall=_mean([t.value for t in found]),
+        overall_series=overall_series,
+        matrix=matrix,
+        pairs=found,
+    )
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+# DDR
+
+
+def ddr(
+    *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
+) -> DdrReport:
+    window = _window(filters, settings)
+    goals = queries.ddr_goals(session, window)
+    done = queries.ddr_achieved(session, window)
+    return DdrReport(
+        window=window.public(all_incidents=principal.sees_everything),
+        overall=flows.ddr_overall(goals, done),
+        by_indicator=flows.ddr_lines(goals, done, lambda r: r.indicator.value),
+        by_phase=flows.ddr_lines(goals, done, flows.phase_of),
+        by_party=flows.ddr_lines(goals, done, lambda r: str(r.party_id)),
+        by_site=flows.ddr_lines(goals, done, lambda r: r.site),
+        series=flows.ddr_cumulative(done, list(days_of(window))),
+    )
+
+
+# Verification funnel
+
+QUEUE_SHOWN = 20
+
+
+def verification(
+    *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
+) -> VerificationReport:
+    window = _window(filters, settings)
+    where = queries.window_where(principal, window)
+    by_state = queries.incidents_by(
+        session, where, queries.INCIDENT.status, queries.INCIDENT.finding
+    )
+    by_status: dict[str, int] = defaultdict(int)
+    by_finding: dict[str, int] = defaultdict(int)
+    for status, finding, n, _ in by_state:
+        by_status[str(status)] += n
+        by_finding[str(finding)] += n
+    now = utcnow()
+    queue = [
+        QueueItem(
+            id=i,
+            occurred_at=occurred.isoformat(),
+            category=str(category),
+            admin1=admin1,
+            status=str(status),
+            age_days=(now - received).total_seconds() / 86400,
+        )
+        for i, occurred, category, admin1, status, received in queries.queue_oldest(
+            session, where, QUEUE_SHOWN
+        )
+    ]
+    timed = queries.time_to_verify(where)
+    n = queries.count_rows(session, timed)
+    median = p90 = None
+    if n:
+        median = queries.seconds_at(session, timed, flows.rank_of(n, 50)) / 86400
+        p90 = queries.seconds_at(session, timed, flows.rank_of(n, 90)) / 86400
+    return VerificationReport(
+        window=window.public(all_incidents=principal.sees_everything),
+        incidents=sum(by_status.values()),
+        by_status=dict(sorted(by_status.items())),
+        by_finding=dict(sorted(by_finding.items())),
+        queue_total=by_status.get("received", 0) + by_status.get("in_review", 0),
+        queue_oldest=queue,
+        verified_count=n,
+        median_days_to_verify=median,
+        p90_days_to_verify=p90,
+    )
+
+
+# Tracks
+
+
+def tracks(
+    *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
+) -> TracksReport:
+    window = _window(filters, settings)
+    rows = queries.track_rows(session, window)
+    per_party = queries.track_rows_by_party(session, window)
+    by_track: dict[str, list[flows.TrackAgg]] = defaultdict(list)
+    for r in rows:
+        by_track[r.track].append(r)
+    by_party: dict[str, list[flows.TrackAgg]] = defaultdict(list)
+    for party, r in per_party:
+        by_party[str(party)].append(r)
+    return TracksReport(
+        window=window.public(all_incidents=principal.sees_everything),
+        overall=flows.track_line("all", rows),
+        by_track=[flows.track_line(k, v) for k, v in sorted(by_track.items())],
+        by_party=[flows.track_line(k, v) for k, v in sorted(by_party.items())],
+        series=flows.track_series(rows, bucket_starts(window), window.interval),
+    )
+
+
+# Incidents
+
+HOTSPOTS = 10
+
+
+def incidents(
+    *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
+) -> IncidentsReport:
+    window = _window(filters, settings)
+    where = queries.window_where(principal, window)
+    i = queries.INCIDENT
+    per_day = queries.incidents_by_day(session, where)
+    per_dims = queries.incidents_by(session, where, i.category, i.admin1, i.alleged_party_id)
+    starts = bucket_starts(window)
+    series = {s: IncidentPoint(on=s, incidents=0, fatalities=0) for s in starts}
+    for day, n, dead in per_day:
+        point = series[bucket_of(day, window.interval)]
+        point.incidents += n
+        point.fatalities += dead
+    places = queries.hotspots(session, where, HOTSPOTS)
+    before = queries.window_where(principal, window.shifted(window.days))
+    previous = {
+        (a1, a2): n for a1, a2, n, _ in queries.incidents_by(session, before, i.admin1, i.admin2)
+    }
+    return IncidentsReport(
+        window=window.public(all_incidents=principal.sees_everything),
+        incidents=sum(n for _, n, _ in per_day),
+        fatalities=sum(d for _, _, d in per_day),
+        series=list(series.values()),
+        by_category=flows.count_lines((str(c), n, d) for c, _, _, n, d in per_dims),
+        by_region=flows.count_lines((r, n, d) for _, r, _, n, d in per_dims),
+        by_party=flows.count_lines(
+            (str(p) if p is not None else None, n, d) for _, _, p, n, d in per_dims
+        ),
+        hotspots=[
+            Hotspot(
+                admin1=a1,
+                admin2=a2,
+                incidents=n,
+                fatalities=int(d),
+                previous_incidents=previous.get((a1, a2), 0),
+            )
+            for a1, a2, n, d in places
+        ],
+    )
+
+
+# Alerts
+
+
+def alerts(
+    *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
+) -> AlertsReport:
+    """The alerts standing at the window's end (`date_to`); the rest of the window is not used
+    except region and party, which narrow what is checked."""
+    window = _window(filters, settings)
+    end = window.date_to
+    recent = Window(end - timedelta(days=settings.alert_recent_days - 1), end, window.region)
+    baseline = Window(
+        recent.date_from - timedelta(days=settings.alert_baseline_days),
+        recent.date_from - timedelta(days=1),
+        window.region,
+    )
+    i = queries.INCIDENT
+
+    def by_region(w: Window) -> dict[str, int]:
+        where = [*queries.window_where(principal, w), i.admin1.is_not(None)]
+        return {r: n for r, n, _ in queries.incidents_by(session, where, i.admin1)}
+
+    found = rules.incident_spikes(
+        recent=by_region(recent),
+        baseline=by_region(baseline),
+        recent_days=settings.alert_recent_days,
+        baseline_days=settings.alert_baseline_days,
+        p_value=settings.alert_spike_p_value,
+        min_incidents=settings.alert_spike_min_incidents,
+        recent_from=recent.date_from,
+        recent_to=end,
+    )
+    span = settings.metrics_series_window_days
+    now_window = Window(end - timedelta(days=span - 1), end, window.region, window.party_id)
+    then_window = now_window.shifted(settings.alert_recent_days)
+    now_values = compliance_values(
+        session=session,
+        principal=principal,
+        settings=settings,
+        window=now_window,
+        with_series=False,
+    )
+    then_values = compliance_values(
+        session=session,
+        principal=principal,
+        settings=settings,
+        window=then_window,
+        with_series=False,
+    )
+    found += rules.compliance_drops(
+        now={p.party.id: p.index for p in now_values.parties},
+        before={p.party.id: p.index for p in then_values.parties},
+        drop=settings.alert_compliance_drop,
+        on=end,
+    )
+    commitments, progress = queries.commitments(session)
+    if window.party_id is not None:
+        commitments = [c for c in commitments if window.party_id in c.party_ids]
+    levels = pam.levels_on(commitments, pam.histories(progress), end)
+    found += rules.overdue_alerts(pam.overdue_on(commitments, levels, end))
+    previous = recent.shifted(settings.alert_recent_days)
+
+    def attributed(w: Window) -> dict[uuid.UUID, int]:
+        counts: dict[uuid.UUID, int] = defaultdict(int)
+        for r in queries.violations(
+            session, principal, w.start_at, w.end_at, region=w.region, fatality_cap=0
+        ):
+            counts[r.party_id] += r.incidents
+        return counts
+
+    spoilers = rules.possible_spoilers(
+        recent=attributed(recent),
+        previous=attributed(previous),
+        min_incidents=settings.alert_spoiler_min_incidents,
+        recent_from=recent.date_from,
+        on=end,
+    )
+    if window.party_id is not None:
+        spoilers = [a for a in spoilers if a.subject == str(window.party_id)]
+    found += spoilers
+    return AlertsReport(window=window.public(all_incidents=principal.sees_everything), alerts=found)
+
+
+__all__ = [
+    "ImplementationFilters",
+    "TrustFilters",
+    "alerts",
+    "compliance",
+    "ddr",
+    "implementation",
+    "incidents",
+    "tracks",
+    "trust",
+    "verification",
+]

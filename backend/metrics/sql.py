@@ -1,0 +1,57 @@
+"""SQL helpers that read the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+
+
+class utc_day(FunctionElement[str]):
+    """The UTC calendar day of a timestamp column, as text `YYYY-MM-DD`, on either database.
+
+    SQLite keeps UTC timestamps as `YYYY-MM-DD HH:MM:SS[.ffffff]` text (backend.db.UTCDateTime), so
+    the day is the first ten characters; PostgreSQL keeps `timestamptz`, read in UTC whatever the
+    session's time zone.
+    """
+
+    type = sa.String()
+    inherit_cache = True
+    name = "utc_day"
+
+
+@compiles(utc_day, "sqlite")
+def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
+
+
+@compiles(utc_day, "postgresql")
+def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+
+
+class seconds_between(FunctionElement[float]):
+    """`end - start` in seconds, for two timestamp columns."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "seconds_between"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_postgresql(element: seconds_between, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+def capped(column: Any, cap: int) -> sa.ColumnElement[int]:
+    """`min(column, cap)` on both databases (SQLite's two-argument min is PostgreSQL's LEAST)."""
+    return sa.case((column > cap, cap), else_=column)

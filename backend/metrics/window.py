@@ -1,0 +1,148 @@
+"""The filters every measure takes (time window, region, party) and the window it states back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from backend.config import Settings
+from backend.errors import InvalidInput
+
+
+class Interval(StrEnum):
+    day = "day"
+    week = "week"  # ISO weeks, labelled by their Monday
+    month = "month"  # labelled by their first day
+
+
+class MetricFilters(BaseModel):
+    """Query parameters shared by every `/api/v1/metrics/...` route and `/api/v1/alerts`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: date | None = Field(
+        default=None, description="First day of the window (UTC, inclusive); default: date_to - 89"
+    )
+    date_to: date | None = Field(
+        default=None, description="Last day of the window (UTC, inclusive); default: today"
+    )
+    region: str | None = Field(
+        default=None, max_length=100, description="Only incidents of this region (`admin1`)"
+    )
+    party_id: uuid.UUID | None = Field(default=None, description="Only this party's records")
+    interval: Interval = Field(default=Interval.day, description="Step of the series")
+
+
+class WindowPublic(BaseModel):
+    """The window a measure used, stated with every answer."""
+
+    date_from: date
+    date_to: date
+    days: int
+    region: str | None
+    party_id: uuid.UUID | None
+    interval: Interval
+    incidents_counted: str = Field(
+        description="`all` incidents, or only those `visible_to_caller` (reporters and viewers "
+        "count only the incidents they may read)"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    date_from: date
+    date_to: date
+    region: str | None = None
+    party_id: uuid.UUID | None = None
+    interval: Interval = Interval.day
+
+    @property
+    def days(self) -> int:
+        return (self.date_to - self.date_from).days + 1
+
+    @property
+    def start_at(self) -> datetime:
+        """The first instant of the window (UTC)."""
+        return datetime.combine(self.date_from, time(), tzinfo=UTC)
+
+    @property
+    def end_at(self) -> datetime:
+        """The first instant after the window (UTC), exclusive."""
+        return datetime.combine(self.date_to + timedelta(days=1), time(), tzinfo=UTC)
+
+    def shifted(self, days: int) -> Window:
+        """The same window `days` earlier."""
+        delta = timedelta(days=days)
+        return Window(
+            self.date_from - delta, self.date_to - delta, self.region, self.party_id, self.interval
+        )
+
+    def public(self, *, all_incidents: bool) -> WindowPublic:
+        return WindowPublic(
+            date_from=self.date_from,
+            date_to=self.date_to,
+            days=self.days,
+            region=self.region,
+            party_id=self.party_id,
+            interval=self.interval,
+            incidents_counted="all" if all_incidents else "visible_to_caller",
+        )
+
+
+def resolve_window(filters: MetricFilters, settings: Settings, today: date) -> Window:
+    """The window of `filters`, defaults filled in; a 422 naming the parameter if it is wrong."""
+    date_to = filters.date_to or today
+    if filters.date_from is None:
+        date_from = date_to - timedelta(days=settings.metrics_default_window_days - 1)
+    else:
+        date_from = filters.date_from
+    if date_from > date_to:
+        raise InvalidInput(
+            f"date_from {date_from.isoformat()} is after date_to {date_to.isoformat()}",
+            field="date_from",
+        )
+    if (date_to - date_from).days + 1 > settings.metrics_max_window_days:
+        raise InvalidInput(
+            f"the window may span at most {settings.metrics_max_window_days} days; "
+            "narrow date_from..date_to",
+            field="date_from",
+        )
+    return Window(date_from, date_to, filters.region, filters.party_id, filters.interval)
+
+
+def bucket_of(day: date, interval: Interval) -> date:
+    """The first day of the series step that `day` falls in."""
+    if interval is Interval.week:
+        return day - timedelta(days=day.weekday())
+    if interval is Interval.month:
+        return day.replace(day=1)
+    return day
+
+
+def bucket_starts(window: Window) -> list[date]:
+    """Every step of the window's series, in order (the first may start before the window)."""
+    starts: list[date] = []
+    day = window.date_from
+    while day <= window.date_to:
+        start = bucket_of(day, window.interval)
+        if not starts or starts[-1] != start:
+            starts.append(start)
+        day += timedelta(days=1)
+    return starts
+
+
+def bucket_ends(window: Window) -> list[date]:
+    """The last day of each step, clipped to the window: where a state is read for the series."""
+    starts = bucket_starts(window)
+    ends = [s - timedelta(days=1) for s in starts[1:]] + [window.date_to]
+    return ends
+
+
+def days_of(window: Window) -> Iterable[date]:
+    for n in range(window.days):
+        yield window.date_from + timedelta(days=n)

@@ -1,0 +1,353 @@
+"""The measures through the API, on SQLite and PostgreSQL: records made through the API, then the
+numbers a user of the dashboard would notice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.helpers import API, error_field, incident_body, post, today
+
+
+def ago(days: int, hour: int = 10) -> str:
+    day = datetime.now(UTC).date() - timedelta(days=days)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat()
+
+
+def day_ago(days: int) -> str:
+    return (today() - timedelta(days=days)).isoformat()
+
+
+@pytest.fixture
+def analyst(auth):
+    return auth("analyst", "analyst")
+
+
+@pytest.fixture
+def world(client, admin, make_party):
+    gov = make_party(name="Government", code="GOV", kind="state_force")
+    reb = make_party(name="Rebels", code="REB")
+    agreement = post(
+        client,
+        f"{API}/agreements",
+        {
+            "name": "Ceasefire",
+            "kind": "ceasefire",
+            "signed_on": day_ago(200),
+            "party_ids": [gov["id"], reb["id"]],
+        },
+        admin,
+    )
+    return {"gov": gov["id"], "reb": reb["id"], "agreement": agreement["id"]}
+
+
+def commit(client, admin, world, party, *, due_days_ago, category="ceasefire", title="c"):
+    return post(
+        client,
+        f"{API}/commitments",
+        {
+            "agreement_id": world["agreement"],
+            "title": title,
+            "category": category,
+            "due_on": day_ago(due_days_ago),
+            "party_ids": [party],
+        },
+        admin,
+    )
+
+
+def progress(client, analyst, commitment, level, days_ago):
+    body = {"level": level, "changed_on": day_ago(days_ago), "evidence_note": "report"}
+    return post(client, f"{API}/commitments/{commitment['id']}/progress", body, analyst)
+
+
+def incident(client, headers, **kw):
+    return post(client, f"{API}/incidents", incident_body(**kw), headers)
+
+
+def verify(client, analyst, inc, finding, party=None, days_ago=1):
+    body = {
+        "occurred_at": ago(days_ago, hour=18),
+        "method": "site_visit",
+        "status": "closed",
+        "finding": finding,
+        "attributed_party_id": party,
+    }
+    return post(client, f"{API}/incidents/{inc['id']}/verifications", body, analyst)
+
+
+def get(client, path, headers, **params):
+    response = client.get(f"{API}{path}", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_implementation_shares_by_category_party_and_overdue(client, admin, analyst, world):
+    gov, reb = world["gov"], world["reb"]
+    a = commit(client, admin, world, gov, due_days_ago=30, title="withdraw")
+    b = commit(client, admin, world, gov, due_days_ago=-30, category="ddr")
+    c = commit(client, admin, world, reb, due_days_ago=10, title="release")
+    commit(client, admin, world, reb, due_days_ago=-60)
+    progress(client, analyst, a, "complete", 40)
+    progress(client, analyst, b, "intermediate", 5)
+    progress(client, analyst, c, "minimal", 20)
+
+    body = get(client, "/metrics/implementation", admin, interval="week")
+    [agr] = body["agreements"]
+    assert agr["overall"]["counts"] == {
+        "not_initiated": 1,
+        "minimal": 1,
+        "intermediate": 1,
+        "complete": 1,
+    }
+    assert agr["overall"]["percent"] == dict.fromkeys(agr["overall"]["counts"], 25)
+    assert agr["overall"]["score"] == pytest.approx(50.0)
+    assert agr["by_category"]["ddr"]["counts"]["intermediate"] == 1
+    assert agr["by_party"][gov]["score"] == pytest.approx(100 * 5 / 6)
+    # c is due 10 days ago and only minimal; a was due but is complete.
+    assert [o["id"] for o in agr["overdue"]] == [c["id"]]
+    assert agr["overdue"][0]["days_overdue"] == 10
+    # The same as the commitments list's own `overdue` rule.
+    listed = client.get(f"{API}/commitments", params={"overdue": True}, headers=admin).json()
+    assert {x["id"] for x in listed["items"]} == {o["id"] for o in agr["overdue"]}
+    # The series: 30 days ago only `a` was complete.
+    month_ago = get(client, "/metrics/implementation", admin, date_to=day_ago(30))
+    assert month_ago["agreements"][0]["overall"]["counts"]["complete"] == 1
+    assert month_ago["agreements"][0]["overall"]["counts"]["minimal"] == 0
+    assert agr["series"][-1]["levels"] == agr["overall"]
+
+
+def test_compliance_rewards_kept_word_and_ignores_refuted_or_unattributed(
+    client, admin, analyst, world, auth
+):
+    gov, reb = world["gov"], world["reb"]
+    kept = commit(client, admin, world, gov, due_days_ago=20)
+    missed = commit(client, admin, world, reb, due_days_ago=20)
+    progress(client, analyst, kept, "complete", 25)
+    progress(client, analyst, missed, "minimal", 25)
+    reporter = auth("reporter")
+    # Verified and attributed to the rebels: lowers their compliance.
+    for days in (3, 4):
+        inc = incident(client, reporter, occurred_at=ago(days), alleged_party_id=reb, fatalities=1)
+        verify(client, analyst, inc, "verified", reb)
+    # Alleged against the government but refuted, and one verified but not attributed.
+    inc = incident(client, reporter, occurred_at=ago(5), alleged_party_id=gov, fatalities=4)
+    verify(client, analyst, inc, "refuted")
+    inc = incident(client, reporter, occurred_at=ago(6), alleged_party_id=gov)
+    verify(client, analyst, inc, "verified")
+
+    body = get(client, "/metrics/compliance", admin, date_from=day_ago(29), date_to=day_ago(0))
+    scores = {p["party"]["code"]: p for p in body["parties"]}
+    assert scores["GOV"]["index"] == pytest.approx(100.0)
+    assert scores["GOV"]["violations"]["incidents"] == 0
+    assert scores["REB"]["violations"]["incidents"] == 2
+    assert scores["REB"]["violations"]["by_category"] == {"armed_clash": 2}
+    # REB: commitments 1/3; violations 2 x (3 + 0.5) = 7 points in 30 days -> 1 / 1.7.
+    assert scores["REB"]["index"] == pytest.approx(50 / 3 + 50 / 1.7)
+    assert scores["GOV"]["index"] > scores["REB"]["index"]
+    for party in scores.values():
+        assert sum(c["contribution"] for c in party["components"]) == pytest.approx(party["index"])
+    assert len(scores["REB"]["series"]) == 30
+    assert scores["REB"]["direction"] == "falling"
+    one = get(client, "/metrics/compliance", admin, party_id=gov)
+    assert [p["party"]["id"] for p in one["parties"]] == [gov]
+
+
+def test_trust_between_a_pair_and_why_it_moved(client, admin, analyst, world, auth):
+    gov, reb = world["gov"], world["reb"]
+    make = {"track": "track_1", "kind": "formal_talks", "party_ids": [gov, reb]}
+    post(
+        client,
+        f"{API}/track-activities",
+        {**make, "title": "Talks", "occurred_on": day_ago(2), "outcome": "held"},
+        analyst,
+    )
+    before = get(client, "/metrics/trust", admin)
+    [pair] = before["pairs"]
+    engagement = {c["name"]: c for c in pair["components"]}["engagement"]
+    assert engagement["score"] == 1.0
+
+    post(
+        client,
+        f"{API}/track-activities",
+        {**make, "title": "Talks II", "occurred_on": day_ago(2), "outcome": "cancelled"},
+        analyst,
+    )
+    inc = incident(client, auth("reporter"), occurred_at=ago(2), target_party_id=gov)
+    verify(client, analyst, inc, "verified", reb)
+    after = get(client, "/metrics/trust", admin)
+    [pair] = after["pairs"]
+    parts = {c["name"]: c for c in pair["components"]}
+    assert parts["engagement"]["score"] == 0.5
+    assert parts["engagement"]["contribution"] < engagement["contribution"]
+    assert parts["violations"]["counts"]["incidents"] == 1
+    assert sum(c["contribution"] for c in pair["components"]) == pytest.approx(pair["value"])
+    # A week ago there was nothing: the change is explained component by component.
+    assert pair["change"] == pytest.approx(pair["value"] - pair["previous_value"])
+    assert sum(pair["component_changes"].values()) == pytest.approx(pair["change"])
+    assert pair["component_changes"]["violations"] < 0
+    codes = [p["code"] for p in after["parties"]]
+    assert codes == ["GOV", "REB"]
+    assert after["matrix"] == [[None, pair["value"]], [pair["value"], None]]
+    assert after["overall"] == pytest.approx(pair["value"])
+
+
+def test_ddr_progress_against_target(client, admin, analyst, world, auth):
+    gov = world["gov"]
+    target = {
+        "indicator": "combatants_disarmed",
+        "party_id": gov,
+        "site": "Camp A",
+        "period_start_on": day_ago(60),
+        "period_end_on": day_ago(-60),
+        "target_quantity": 200,
+    }
+    post(client, f"{API}/ddr/targets", target, analyst)
+    reporter = auth("reporter")
+    one = {"indicator": "combatants_disarmed", "party_id": gov, "site": "Camp A"}
+    first = post(
+        client,
+        f"{API}/ddr/milestones",
+        {**one, "achieved_on": day_ago(10), "quantity": 60, "women": 10, "men": 50},
+        reporter,
+    )
+    post(
+        client,
+        f"{API}/ddr/milestones",
+        {**one, "achieved_on": day_ago(5), "quantity": 40, "women": 5, "men": 30, "boys": 5},
+        reporter,
+    )
+    post(
+        client,
+        f"{API}/ddr/milestones/{first['id']}/verifications",
+        {
+            "occurred_at": ago(1),
+            "method": "site_visit",
+            "status": "closed",
+            "finding": "verified",
+        },
+        analyst,
+    )
+    body = get(client, "/metrics/ddr", admin)
+    overall = body["overall"]
+    assert (overall["target"], overall["achieved"], overall["progress"]) == (200, 100, 0.5)
+    assert overall["verified_share"] == 0.6
+    assert (overall["women"], overall["men"], overall["boys"], overall["girls"]) == (15, 80, 5, 0)
+    assert [x["key"] for x in body["by_phase"]] == ["disarmament"]
+    assert body["by_site"][0]["key"] == "Camp A"
+    assert body["series"]["combatants_disarmed"][-1]["cumulative"] == 100
+
+
+def test_verification_funnel_and_tracks(client, admin, analyst, world, auth):
+    reporter = auth("reporter")
+    incs = [incident(client, reporter, occurred_at=ago(d)) for d in (1, 2, 3)]
+    verify(client, analyst, incs[0], "verified", days_ago=0)
+    body = get(client, "/metrics/verification", admin)
+    assert body["incidents"] == 3
+    assert body["by_status"] == {"closed": 1, "received": 2}
+    assert body["by_finding"] == {"unverified": 2, "verified": 1}
+    assert body["queue_total"] == 2
+    assert len(body["queue_oldest"]) == 2
+    assert body["verified_count"] == 1
+    assert body["median_days_to_verify"] is not None
+
+    for outcome in ("held", "held", "cancelled", "postponed"):
+        post(
+            client,
+            f"{API}/track-activities",
+            {
+                "track": "track_2",
+                "kind": "dialogue",
+                "title": "Dialogue",
+                "occurred_on": day_ago(3),
+                "outcome": outcome,
+                "party_ids": [world["gov"]],
+            },
+            analyst,
+        )
+    tracks = get(client, "/metrics/tracks", admin, interval="month")
+    assert tracks["overall"]["total"] == 4
+    assert tracks["overall"]["held_share"] == 0.5
+    assert tracks["overall"]["cancelled_share"] == 0.5
+    assert [t["key"] for t in tracks["by_track"]] == ["track_2"]
+    assert tracks["by_party"][0]["key"] == world["gov"]
+    assert sum(p["held"] for p in tracks["series"]) == 2
+
+
+def test_incident_situation_respects_what_the_caller_may_read(client, admin, auth, world):
+    alice, bob = auth("reporter", "alice"), auth("reporter", "bob")
+    incident(client, alice, occurred_at=ago(1), admin1="Bomi", sensitivity="public", fatalities=1)
+    incident(client, alice, occurred_at=ago(1), admin1="Lofa", sensitivity="restricted")
+    incident(
+        client, alice, occurred_at=ago(2), admin1="Lofa", sensitivity="confidential", fatalities=3
+    )
+    incident(client, bob, occurred_at=ago(2), admin1="Bomi", category="shelling", fatalities=0)
+
+    everything = get(client, "/metrics/incidents", admin)
+    assert everything["window"]["incidents_counted"] == "all"
+    assert everything["incidents"] == 4
+    assert everything["fatalities"] == 6
+    assert {x["key"]: x["incidents"] for x in everything["by_region"]} == {"Bomi": 2, "Lofa": 2}
+    assert everything["hotspots"][0]["admin1"] in ("Bomi", "Lofa")
+
+    viewer = get(client, "/metrics/incidents", auth("viewer"))
+    assert viewer["window"]["incidents_counted"] == "visible_to_caller"
+    assert viewer["incidents"] == 3  # not the confidential one
+    assert get(client, "/metrics/incidents", bob)["incidents"] == 2  # public + his own
+    only_bomi = get(client, "/metrics/incidents", admin, region="Bomi")
+    assert only_bomi["incidents"] == 2
+    assert {x["key"] for x in only_bomi["by_category"]} == {"armed_clash", "shelling"}
+
+
+def test_days_are_utc_days_on_every_database(client, admin, auth):
+    reporter = auth("reporter")
+    day = datetime.now(UTC).date() - timedelta(days=3)
+    # 01:30 at UTC+02:00 is 23:30 UTC the day before.
+    local = datetime(day.year, day.month, day.day, 1, 30).isoformat() + "+02:00"
+    incident(client, reporter, occurred_at=local)
+    incident(client, reporter, occurred_at=f"{day.isoformat()}T23:59:00+00:00")
+    body = get(client, "/metrics/incidents", admin)
+    counts = {p["on"]: p["incidents"] for p in body["series"] if p["incidents"]}
+    assert counts == {(day - timedelta(days=1)).isoformat(): 1, day.isoformat(): 1}
+
+
+def test_alerts_say_why_and_link_to_records(client, admin, analyst, world, auth):
+    late = commit(client, admin, world, world["reb"], due_days_ago=15, title="canton forces")
+    reporter = auth("reporter")
+    for n in range(6):
+        incident(client, reporter, occurred_at=ago(1 + n % 3), admin1="Grand Cape Mount")
+    body = get(client, "/alerts", admin)
+    kinds = {(a["kind"], a["subject"]): a for a in body["alerts"]}
+    overdue = kinds[("overdue_commitment", late["id"])]
+    assert f"{API}/commitments/{late['id']}" in overdue["links"]
+    assert "15 days ago" in overdue["reason"]
+    spike = kinds[("incident_spike", "Grand Cape Mount")]
+    assert spike["values"]["observed"] == 6
+    assert "Poisson" in spike["reason"]
+    assert body["window"]["date_to"] == today().isoformat()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "field"),
+    [
+        ("/metrics/incidents", {"date_from": "2026-02-01", "date_to": "2026-01-01"}, "date_from"),
+        ("/metrics/compliance", {"date_from": "1900-01-01", "date_to": "2026-01-01"}, "date_from"),
+        ("/metrics/trust", {"compare_days": 0}, "compare_days"),
+        ("/metrics/tracks", {"interval": "fortnight"}, "interval"),
+        ("/alerts", {"party_id": "not-a-uuid"}, "party_id"),
+        ("/metrics/ddr", {"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_parameters_are_422_naming_them(client, admin, path, params, field):
+    response = client.get(f"{API}{path}", params=params, headers=admin)
+    assert error_field(response) == field
+
+
+def test_every_metrics_route_is_documented_with_its_response_model(client):
+    paths = client.get("/openapi.json").json()["paths"]
+    routes = [p for p in paths if p.startswith(f"{API}/metrics/") or p == f"{API}/alerts"]
+    assert len(routes) == 8
+    for path in routes:
+        ok = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert ok["$ref"].startswith("#/components/schemas/")

@@ -1,0 +1,365 @@
+"""The measures' pure functions, on hand-made inputs whose answers are computed by hand
+(docs/metrics.md shows the same sums)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from backend.config import Settings
+from backend.errors import InvalidInput
+from backend.metrics import alerts, flows, pam
+from backend.metrics.scores import (
+    DayHarm,
+    Engagement,
+    Perception,
+    ViolationAgg,
+    compliance_index,
+    harm_by_day,
+    trust_pair,
+)
+from backend.metrics.window import Interval, MetricFilters, Window, bucket_ends, resolve_window
+from backend.vocab import CommitmentCategory, ImplementationLevel, TrackOutcome
+
+L = ImplementationLevel
+SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
+AGREEMENT = uuid.uuid4()
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def commitment(**kw) -> pam.CommitmentRow:
+    values = {
+        "id": uuid.uuid4(),
+        "agreement_id": AGREEMENT,
+        "category": CommitmentCategory.ceasefire,
+        "due_on": None,
+    }
+    values.update(kw)
+    return pam.CommitmentRow(**values)
+
+
+def progress(c: pam.CommitmentRow, level: L, on: date, minute: int = 0) -> pam.ProgressRow:
+    return pam.ProgressRow(
+        commitment_id=c.id, level=level, changed_on=on, created_at=T0 + timedelta(minutes=minute)
+    )
+
+
+# Implementation (PAM)
+
+
+def test_colombia_november_2021_distribution_gives_back_pams_published_percentages():
+    # 578 stipulations; 30% complete, 18% intermediate, 37% minimal, 15% not initiated (Kroc
+    # Institute, five-year report). Counts that give those shares: 173, 104, 214, 87.
+    counts = {L.complete: 173, L.intermediate: 104, L.minimal: 214, L.not_initiated: 87}
+    assert sum(counts.values()) == 578
+    levels = [lv for lv, n in counts.items() for _ in range(n)]
+    shares = pam.level_shares(levels)
+    assert shares.total == 578
+    assert shares.percent == {
+        L.complete: 30,
+        L.intermediate: 18,
+        L.minimal: 37,
+        L.not_initiated: 15,
+    }
+    assert {lv: round(100 * s) for lv, s in shares.shares.items()} == shares.percent
+    # Weighted score: (3*173 + 2*104 + 1*214) / (3*578) = 941 / 1734.
+    assert shares.score == pytest.approx(100 * 941 / 1734)
+    assert round(shares.score, 1) == 54.3
+
+
+def test_the_same_distribution_through_commitments_and_progress_rows():
+    day = date(2021, 11, 24)
+    rows, history = [], []
+    for level, n in ((L.complete, 173), (L.intermediate, 104), (L.minimal, 214)):
+        for _ in range(n):
+            c = commitment()
+            rows.append(c)
+            history.append(progress(c, L.minimal, day - timedelta(days=400)))
+            history.append(progress(c, level, day - timedelta(days=10), minute=1))
+    rows += [commitment() for _ in range(87)]
+    levels = pam.levels_on(rows, pam.histories(history), day)
+    assert pam.level_shares(levels.values()).percent == {
+        L.not_initiated: 15,
+        L.minimal: 37,
+        L.intermediate: 18,
+        L.complete: 30,
+    }
+    # A year earlier everything begun was still minimal: 491 of 578 = 85%.
+    earlier = pam.levels_on(rows, pam.histories(history), day - timedelta(days=365))
+    assert pam.level_shares(earlier.values()).percent[L.minimal] == 85
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=4, max_size=4))
+def test_whole_percentages_always_sum_to_100(ns):
+    counts = dict(zip(pam.LEVELS, ns, strict=True))
+    percent = pam.whole_percentages(counts)
+    total = sum(ns)
+    assert sum(percent.values()) == (100 if total else 0)
+    for lv in pam.LEVELS:  # each within one point of its exact share
+        if total:
+            assert abs(percent[lv] - 100 * counts[lv] / total) < 1
+
+
+def test_level_at_follows_the_service_rule_latest_by_changed_on_then_recorded():
+    c = commitment()
+    history = sorted(
+        [
+            progress(c, L.intermediate, date(2026, 1, 10), minute=2),
+            progress(c, L.minimal, date(2026, 1, 5), minute=1),
+            progress(c, L.complete, date(2026, 1, 5), minute=3),  # back-dated, recorded last
+        ]
+    )
+    assert pam.level_at(history, date(2026, 1, 4)) is L.not_initiated
+    assert pam.level_at(history, date(2026, 1, 7)) is L.complete
+    assert pam.level_at(history, date(2026, 1, 12)) is L.intermediate
+
+
+def test_series_replay_equals_reading_each_day():
+    a, b = commitment(), commitment()
+    history = [
+        progress(a, L.minimal, date(2026, 1, 2)),
+        progress(b, L.complete, date(2026, 1, 3)),
+        progress(a, L.intermediate, date(2026, 1, 3), minute=1),
+    ]
+    days = [date(2026, 1, d) for d in range(1, 6)]
+    points = pam.series([a, b], pam.histories(history), days)
+    for point in points:
+        levels = pam.levels_on([a, b], pam.histories(history), point.on)
+        assert point.levels == pam.level_shares(levels.values())
+    assert [p.levels.score for p in points] == pytest.approx(
+        [0, 100 / 6, 500 / 6, 500 / 6, 500 / 6]
+    )
+
+
+def test_overdue_is_past_due_and_not_complete():
+    on = date(2026, 3, 1)
+    late = commitment(due_on=date(2026, 2, 1), title="withdraw heavy weapons")
+    done = commitment(due_on=date(2026, 2, 1))
+    today = commitment(due_on=on)
+    levels = {late.id: L.minimal, done.id: L.complete, today.id: L.not_initiated}
+    overdue = pam.overdue_on([late, done, today], levels, on)
+    assert [(o.id, o.days_overdue, o.level) for o in overdue] == [(late.id, 28, L.minimal)]
+
+
+# Compliance
+
+
+def test_compliance_of_a_party_that_keeps_its_word_and_one_that_does_not():
+    keeper, components = compliance_index(
+        commitment_score=1.0, commitment_counts={}, harm=[], days=30, settings=SETTINGS
+    )
+    assert keeper == 100
+    # Misses: every due commitment only minimal (1/3); two verified armed clashes with 3 dead:
+    # severity 2 x 3 + 0.5 x 3 = 7.5 points in 30 days; violations score 1 / (1 + 7.5/10) = 4/7.
+    harm = [DayHarm(date(2026, 1, 1), incidents=2, fatalities=3, points=7.5)]
+    misser, components = compliance_index(
+        commitment_score=1 / 3, commitment_counts={}, harm=harm, days=30, settings=SETTINGS
+    )
+    assert misser == pytest.approx(50 / 3 + 50 * 4 / 7)  # 45.24
+    assert sum(c.contribution for c in components) == pytest.approx(misser)
+    assert misser < keeper
+
+
+def test_severity_weights_category_and_capped_fatalities():
+    party = uuid.uuid4()
+    rows = [
+        ViolationAgg(party, None, date(2026, 1, 1), "armed_clash", 2, 3, 3),
+        ViolationAgg(party, None, date(2026, 1, 1), "shelling", 1, 50, 20),  # 50 dead, cap 20
+        ViolationAgg(party, None, date(2026, 1, 2), "hostile_propaganda", 4, 0, 0),
+    ]
+    harm = harm_by_day(rows, SETTINGS)
+    assert harm == [
+        DayHarm(date(2026, 1, 1), 3, 53, 2 * 3 + 0.5 * 3 + 3 + 0.5 * 20),
+        DayHarm(date(2026, 1, 2), 4, 0, 4 * 0.5),
+    ]
+
+
+def test_without_due_commitments_compliance_rests_on_violations_alone():
+    index, components = compliance_index(
+        commitment_score=None,
+        commitment_counts={},
+        harm=[DayHarm(date(2026, 1, 1), 1, 0, 10.0)],
+        days=30,
+        settings=SETTINGS,
+    )
+    assert index == pytest.approx(50.0)  # 10 points a month: the violations score halves
+    assert [(c.name, c.weight) for c in components] == [("commitments", 0), ("violations", 1)]
+
+
+# Trust
+
+
+def test_trust_worked_example():
+    as_of = date(2026, 3, 31)
+    month_ago = as_of - timedelta(days=30)  # one half-life
+    value, components = trust_pair(
+        as_of=as_of,
+        date_from=as_of - timedelta(days=89),
+        harm=[DayHarm(month_ago, 1, 0, 3.0)],  # one armed clash a half-life ago: 1.5 points
+        engagements=[
+            Engagement(as_of, "track_1", TrackOutcome.held),  # weight 1
+            Engagement(month_ago, "track_2", TrackOutcome.cancelled),  # 0.5 x 0.5 = 0.25
+        ],
+        commitment_scores=[1.0, 0.5],
+        settings=SETTINGS,
+    )
+    by_name = {c.name: c for c in components}
+    assert by_name["violations"].score == pytest.approx(1 / 1.3)
+    assert by_name["commitments"].score == pytest.approx(0.75)
+    assert by_name["engagement"].score == pytest.approx(0.8)
+    assert by_name["perception"].score is None
+    assert by_name["perception"].weight == 0
+    # No survey: weights 0.4, 0.3, 0.2 scaled by 1/0.9.
+    expected = 100 * (0.4 * (1 / 1.3) + 0.3 * 0.75 + 0.2 * 0.8) / 0.9
+    assert value == pytest.approx(expected)
+    assert round(value, 1) == 77.0
+    assert sum(c.contribution for c in components) == pytest.approx(value)
+
+
+def test_a_cancelled_track_one_meeting_lowers_the_engagement_contribution():
+    as_of = date(2026, 3, 31)
+    common = {
+        "as_of": as_of,
+        "date_from": as_of - timedelta(days=89),
+        "harm": [],
+        "commitment_scores": [None, None],
+        "settings": SETTINGS,
+    }
+    held = [Engagement(as_of - timedelta(days=3), "track_1", TrackOutcome.held)]
+    cancelled = [*held, Engagement(as_of - timedelta(days=3), "track_1", TrackOutcome.cancelled)]
+    _, before = trust_pair(engagements=held, **common)
+    _, after = trust_pair(engagements=cancelled, **common)
+    engagement = lambda cs: next(c for c in cs if c.name == "engagement")  # noqa: E731
+    assert engagement(before).score == 1.0
+    assert engagement(after).score == 0.5
+    assert engagement(after).contribution < engagement(before).contribution
+
+
+@given(
+    points=st.floats(min_value=0, max_value=1e4),
+    age=st.integers(min_value=0, max_value=89),
+    scores=st.lists(st.one_of(st.none(), st.floats(0, 1)), min_size=2, max_size=2),
+    outcomes=st.lists(st.sampled_from(list(TrackOutcome)), max_size=5),
+    surveys=st.lists(st.floats(min_value=0, max_value=10), max_size=3),
+)
+def test_every_trust_value_is_the_sum_of_its_breakdown(points, age, scores, outcomes, surveys):
+    as_of = date(2026, 3, 31)
+    day = as_of - timedelta(days=age)
+    value, components = trust_pair(
+        as_of=as_of,
+        date_from=as_of - timedelta(days=89),
+        harm=[DayHarm(day, 1, 0, points)],
+        engagements=[Engagement(day, "track_1_5", o) for o in outcomes],
+        commitment_scores=scores,
+        perceptions=[Perception(day, s) for s in surveys],
+        settings=SETTINGS,
+    )
+    assert 0 <= value <= 100 + 1e-9
+    assert math.isclose(sum(c.contribution for c in components), value, abs_tol=1e-9)
+    assert math.isclose(sum(c.weight for c in components), 1.0)
+
+
+# Flows
+
+
+def test_ddr_progress_and_verified_share():
+    party = uuid.uuid4()
+    from backend.vocab import DdrIndicator, Finding
+
+    goals = [flows.DdrGoal(DdrIndicator.weapons_collected, party, "Site A", 200)]
+    done = [
+        flows.DdrAchieved(
+            DdrIndicator.weapons_collected, party, "Site A", date(2026, 1, 1), Finding.verified, 60
+        ),
+        flows.DdrAchieved(
+            DdrIndicator.weapons_collected,
+            party,
+            "Site A",
+            date(2026, 1, 3),
+            Finding.unverified,
+            40,
+        ),
+    ]
+    line = flows.ddr_overall(goals, done)
+    assert (line.target, line.achieved, line.progress, line.verified_share) == (200, 100, 0.5, 0.6)
+    series = flows.ddr_cumulative(done, [date(2026, 1, d) for d in (1, 2, 3)])
+    assert [p.cumulative for p in series["weapons_collected"]] == [60, 60, 100]
+    assert [line.key for line in flows.ddr_lines(goals, done, flows.phase_of)] == ["disarmament"]
+
+
+def test_percentile_offsets_by_nearest_rank():
+    values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    assert flows.nearest_rank(values, 50) == 5.0
+    assert flows.nearest_rank(values, 90) == 9.0
+    assert values[flows.rank_of(len(values), 90)] == 9.0
+    assert flows.nearest_rank([], 50) is None
+
+
+# Alerts
+
+
+def test_poisson_tail_by_hand():
+    # P(X >= 3 | 1) = 1 - e^-1 (1 + 1 + 1/2)
+    assert alerts.poisson_tail(3, 1.0) == pytest.approx(1 - 2.5 / math.e)
+    assert alerts.poisson_tail(0, 5.0) == 1.0
+
+
+def test_a_region_spikes_against_its_own_baseline_only():
+    common = {
+        "recent_days": 7,
+        "baseline_days": 28,
+        "p_value": 0.01,
+        "min_incidents": 5,
+        "recent_from": date(2026, 3, 25),
+        "recent_to": date(2026, 3, 31),
+    }
+    fired = alerts.incident_spikes(
+        recent={"Bomi": 6, "Lofa": 6, "Nimba": 2}, baseline={"Lofa": 24}, **common
+    )
+    # Bomi: expected (0 + 1) x 7/28 = 0.25, P(X >= 6) ~ 2e-7. Lofa: expected 25/4 = 6.25: usual.
+    assert [a.subject for a in fired] == ["Bomi"]
+    assert fired[0].values["expected"] == 0.25
+    assert "admin1=Bomi" in fired[0].links[0]
+
+
+def test_a_spoiler_rises_while_the_others_comply():
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    common = {"min_incidents": 3, "recent_from": date(2026, 3, 25), "on": date(2026, 3, 31)}
+    fired = alerts.possible_spoilers(recent={a: 6, b: 1}, previous={a: 2, b: 3, c: 1}, **common)
+    assert [x.subject for x in fired] == [str(a)]
+    # When everyone rises it is a general escalation, not one spoiler.
+    assert alerts.possible_spoilers(recent={a: 6, b: 5}, previous={a: 2, b: 1}, **common) == []
+
+
+def test_a_compliance_drop_fires_beyond_the_threshold():
+    p, q = uuid.uuid4(), uuid.uuid4()
+    fired = alerts.compliance_drops(
+        now={p: 60.0, q: 80.0}, before={p: 80.0, q: 90.0}, drop=15, on=date(2026, 3, 31)
+    )
+    assert [x.subject for x in fired] == [str(p)]
+
+
+# Windows
+
+
+def test_a_window_from_after_its_to_names_date_from():
+    filters = MetricFilters(date_from=date(2026, 2, 1), date_to=date(2026, 1, 1))
+    with pytest.raises(InvalidInput) as caught:
+        resolve_window(filters, SETTINGS, date(2026, 3, 1))
+    assert caught.value.field == "date_from"
+
+
+def test_default_window_and_week_buckets():
+    window = resolve_window(MetricFilters(), SETTINGS, date(2026, 3, 31))
+    assert (window.date_from, window.date_to, window.days) == (
+        date(2026, 1, 1),
+        date(2026, 3, 31),
+        90,
+    )
+    weekly = Window(date(2026, 3, 4), date(2026, 3, 18), interval=Interval.week)  # Wed to Wed
+    assert bucket_ends(weekly) == [date(2026, 3, 8), date(2026, 3, 15), date(2026, 3, 18)]
