@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -35,6 +35,7 @@ from backend.notices.router import router as notices_router
 from backend.notices.runtime import Notices
 from backend.parties.router import router as parties_router
 from backend.ratelimit import RateLimiter
+from backend.schemas import error_field
 from backend.verification.router import router as verification_router
 
 log = logging.getLogger("peacewatch")
@@ -54,11 +55,8 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _field_of(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header"):
-        parts = parts[1:]
-    return ".".join(parts) or "body"
+def _field_of(loc: tuple[Any, ...] | list[Any], err: Mapping[str, Any] | None = None) -> str:
+    return error_field(loc, err, strip=("body", "query", "path", "header"))
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -77,7 +75,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = []
         for err in exc.errors():
-            field = _field_of(err.get("loc", ()))
+            field = _field_of(err.get("loc", ()), err)
             message = err.get("msg", "invalid value")
             if err.get("type") == "json_invalid":
                 field, message = (

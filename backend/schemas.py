@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -29,6 +30,32 @@ def _to_utc(value: datetime) -> datetime:
 
 # A time from a client: it must carry its UTC offset; we keep and answer it in UTC.
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+
+
+class FieldValueError(ValueError):
+    """A rule across fields, broken: raised in a model validator, it names the field to blame, so
+    the error body says `women_participants`, not `body`."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def error_field(
+    loc: tuple[Any, ...] | list[Any],
+    err: Mapping[str, Any] | None = None,
+    strip: tuple[str, ...] = (),
+    empty: str = "body",
+) -> str:
+    """The field a validation error names: its location, or the field a cross-field rule blames
+    (see FieldValueError); `strip` drops a leading `body`/`query`... part."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in strip:
+        parts = parts[1:]
+    blamed = (err or {}).get("ctx", {}).get("error")
+    if isinstance(blamed, FieldValueError):
+        parts.append(blamed.field)
+    return ".".join(parts) or empty
 
 
 class InputModel(SQLModel):

@@ -312,7 +312,7 @@ def test_progress_rules(
         ({**ok, "ddr_milestone_id": UNKNOWN}, "ddr_milestone_id"),
         ({**ok, "track_activity_id": UNKNOWN}, "track_activity_id"),
         ({**ok, "verification_event_id": UNKNOWN}, "verification_event_id"),
-        ({"level": "minimal", "changed_on": "2024-02-01"}, "body"),  # no evidence at all
+        ({"level": "minimal", "changed_on": "2024-02-01"}, "evidence_note"),  # no evidence at all
     ]
     for body, field in bad:
         assert error_field(client.post(url, json=body, headers=analyst)) == field

@@ -94,7 +94,7 @@ def test_dates_and_counts(client: TestClient, reporter: dict, parties: list[str]
         (activity_body(parties, occurred_on=next_week), "occurred_on"),
         (activity_body(parties, occurred_on=next_week, outcome="agreement_reached"), "occurred_on"),
         (activity_body(parties, occurred_on="1899-06-01", outcome="cancelled"), "occurred_on"),
-        (activity_body(parties, women_participants=25), "body"),
+        (activity_body(parties, women_participants=25), "women_participants"),
     ]
     for body, field in bad:
         assert error_field(client.post(ACTIVITIES, json=body, headers=reporter)) == field

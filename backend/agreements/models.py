@@ -13,7 +13,7 @@ from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import InputModel, Text
+from backend.schemas import FieldValueError, InputModel, Text
 from backend.vocab import AgreementKind, CommitmentCategory, ImplementationLevel
 
 
@@ -152,9 +152,10 @@ class CommitmentProgressCreate(CommitmentProgressBase, InputModel):
     def _evidence(self) -> CommitmentProgressCreate:
         linked = [self.verification_event_id, self.ddr_milestone_id, self.track_activity_id]
         if not any(linked) and not self.evidence_note:
-            raise ValueError(
+            raise FieldValueError(
                 "a change of level needs evidence: verification_event_id, ddr_milestone_id, "
-                "track_activity_id or evidence_note"
+                "track_activity_id or evidence_note",
+                field="evidence_note",
             )
         return self
 

@@ -10,7 +10,7 @@ from pydantic import computed_field, model_validator
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import InputModel, Text
+from backend.schemas import FieldValueError, InputModel, Text
 from backend.vocab import INDICATOR_PHASE, DdrIndicator, DdrPhase, Finding, WorkflowStatus
 
 # Indicators that count people, and so are disaggregated by sex and age.
@@ -50,7 +50,9 @@ class DdrTarget(DdrTargetBase, table=True):
 
 def _check_period(start: date | None, end: date | None) -> None:
     if start is not None and end is not None and end < start:
-        raise ValueError("period_end_on must not be before period_start_on")
+        raise FieldValueError(
+            "period_end_on must not be before period_start_on", field="period_end_on"
+        )
 
 
 class DdrTargetCreate(DdrTargetBase, InputModel):
@@ -119,16 +121,21 @@ def check_disaggregation(
     given = {k: v for k, v in parts.items() if v is not None}
     if not given:
         return
+    first = next(iter(given))
     if indicator not in PEOPLE_INDICATORS:
-        raise ValueError(
-            f"{indicator.value} counts no people, so it takes no sex and age breakdown"
+        raise FieldValueError(
+            f"{indicator.value} counts no people, so it takes no sex and age breakdown",
+            field=first,
         )
     if len(given) == len(parts) and sum(given.values()) != quantity:
-        raise ValueError(
-            f"women + men + boys + girls = {sum(given.values())}, but quantity is {quantity}"
+        raise FieldValueError(
+            f"women + men + boys + girls = {sum(given.values())}, but quantity is {quantity}",
+            field="quantity",
         )
     if sum(given.values()) > quantity:
-        raise ValueError(f"the sex and age breakdown exceeds quantity {quantity}")
+        raise FieldValueError(
+            f"the sex and age breakdown exceeds quantity {quantity}", field="quantity"
+        )
 
 
 class DdrMilestoneCreate(DdrMilestoneBase, InputModel):

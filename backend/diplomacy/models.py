@@ -10,7 +10,7 @@ from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import InputModel, Text
+from backend.schemas import FieldValueError, InputModel, Text
 from backend.vocab import Track, TrackActivityKind, TrackOutcome
 
 
@@ -50,7 +50,10 @@ class TrackActivity(TrackActivityBase, table=True):
 
 def _check_women(participants: int | None, women: int | None) -> None:
     if participants is not None and women is not None and women > participants:
-        raise ValueError(f"women_participants ({women}) exceeds participants ({participants})")
+        raise FieldValueError(
+            f"women_participants ({women}) exceeds participants ({participants})",
+            field="women_participants",
+        )
 
 
 class TrackActivityCreate(TrackActivityBase, InputModel):

@@ -29,6 +29,7 @@ from backend.ingest.kinds import KINDS, Entry
 from backend.ingest.schemas import SyncItem
 from backend.notices import service as notices
 from backend.notices.service import make_notice
+from backend.schemas import error_field
 from backend.verification.service import derive_state
 
 log = logging.getLogger("peacewatch.ingest")
@@ -122,7 +123,7 @@ def _parse(index: int, item: SyncItem, principal: Principal) -> Entry:
         entry.status = "rejected"
         entry.errors = [
             {
-                "field": ".".join(str(p) for p in err["loc"]) or "data",
+                "field": error_field(err["loc"], err, empty="data"),
                 "message": err["msg"],
                 "type": err["type"],
             }
