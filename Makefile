@@ -22,11 +22,12 @@ PG_HOST ?= 127.0.0.1
 PG_PORT ?= 5432
 PG_USER ?= postgres
 
-.PHONY: help install run test test-postgres bench lint lock clean distclean
+.PHONY: help install browser run test test-postgres bench lint lock clean distclean
 
 help:
 	@echo "make install        create .venv and install PeaceWatch with its dev tools (pinned by constraints.txt)"
 	@echo "make run            migrate the database, then serve on http://$(HOST):$(PORT) (HOST=, PORT= to change)"
+	@echo "make browser        install chromium + chromium-driver for the browser tests (apt, as root)"
 	@echo "make test           run the tests (SQLite; PostgreSQL too if PEACEWATCH_TEST_POSTGRES_URL is set)"
 	@echo "make test-postgres  run the tests on SQLite and on a throwaway PostgreSQL database at $(PG_HOST):$(PG_PORT)"
 	@echo "make bench          ingestion benchmark on SQLite (BENCH_ARGS='--quick' or '--postgres URL')"
@@ -65,7 +66,20 @@ run: install
 	echo "==> serving on http://$(HOST):$(PORT) (Ctrl-C stops)"; \
 	$(BIN)/peacewatch serve --host $(HOST) --port $(PORT)
 
-test: install
+# The dashboard's browser tests drive Debian's chromium through chromium-driver. Installed here
+# with apt when missing and run as root (as CI is); otherwise those tests skip and say why.
+browser:
+	@if command -v chromedriver >/dev/null 2>&1 && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "==> installing chromium and chromium-driver (apt) for the dashboard's browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "==> no chromium/chromedriver and not root: the dashboard's browser tests will skip" \
+			"(sudo apt-get install chromium chromium-driver)"; \
+	fi
+
+test: install browser
 	@if [ -n "$$PEACEWATCH_TEST_POSTGRES_URL" ]; then \
 		echo "==> running tests on SQLite and PostgreSQL"; \
 	else \

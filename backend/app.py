@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from backend import __version__
@@ -23,6 +23,7 @@ from backend.db import Database
 from backend.ddr.router import router as ddr_router
 from backend.diplomacy.router import router as diplomacy_router
 from backend.errors import DomainError, RateLimited, Unauthenticated
+from backend.exports.router import router as exports_router
 from backend.imports.router import router as imports_router
 from backend.imports.service import Source as ImportSource
 from backend.incidents.router import router as incidents_router
@@ -37,6 +38,7 @@ from backend.parties.router import router as parties_router
 from backend.ratelimit import RateLimiter
 from backend.schemas import error_field
 from backend.verification.router import router as verification_router
+from dashboard import mount_dashboard
 
 log = logging.getLogger("peacewatch")
 
@@ -119,6 +121,7 @@ def _api_router() -> APIRouter:
         notices_router,
         imports_router,
         metrics_router,
+        exports_router,
     ):
         api.include_router(router)
 
@@ -130,17 +133,6 @@ def _api_router() -> APIRouter:
         raise StarletteHTTPException(404, f"no API route /api/v1/{path}; see /docs")
 
     return api
-
-
-_PLACEHOLDER = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>PeaceWatch</title><meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1b2a3a}
-code{background:#eef2f6;padding:.1rem .3rem;border-radius:3px}</style></head><body>
-<h1>PeaceWatch</h1><p>The mission dashboard is on its way. The API is live:</p>
-<ul><li><a href="/docs">API documentation</a> (sign in with your token under <em>Authorize</em>)</li>
-<li><a href="/healthz">Service health</a></li></ul>
-<p>Make a token with <code>peacewatch token create --name NAME --role ROLE</code>.</p>
-</body></html>"""
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -196,9 +188,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok", "database": db.dialect, "version": __version__})
 
     app.include_router(_api_router())
-
-    @app.get("/", include_in_schema=False)
-    def home() -> HTMLResponse:
-        return HTMLResponse(_PLACEHOLDER)
-
+    # The dashboard at `/`: it answers the paths no route claims, so the API keeps precedence.
+    mount_dashboard(app, settings)
     return app

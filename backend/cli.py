@@ -16,6 +16,7 @@ from backend.config import Settings
 from backend.db import Database
 from backend.demo.cli import demo_command, simulate_command
 from backend.errors import DomainError
+from backend.exports.cli import brief_command, export_command
 from backend.imports.cli import import_app
 from backend.vocab import Role
 
@@ -29,6 +30,10 @@ app.add_typer(audit_app, name="audit")
 app.command("demo")(demo_command)
 app.command("simulate")(simulate_command)
 app.add_typer(import_app, name="import")
+app.command("export")(export_command)
+app.command("brief")(brief_command)
+metrics_app = typer.Typer(no_args_is_help=True, help="The measures' rollup tables.")
+app.add_typer(metrics_app, name="metrics")
 
 err = Console(stderr=True)
 
@@ -162,6 +167,21 @@ def audit_verify() -> None:
     print(f"audit chain intact: {report.count} entries, head {report.head_hash}")
 
 
+@metrics_app.command("rebuild")
+def metrics_rebuild() -> None:
+    """Recompute the metrics rollups from the raw incidents, in one transaction."""
+    from backend.metrics.rollups import rebuild
+
+    db = _database()
+    try:
+        _require_current_schema(db)
+        with db.session() as session:
+            counts = rebuild(session, progress=lambda text: err.print(f"  {text}"))
+    finally:
+        db.dispose()
+    print("rollups rebuilt: " + ", ".join(f"{t} {n:,} rows" for t, n in counts.items()))
+
+
 @audit_app.command("export")
 def audit_export(
     output: Annotated[typer.FileTextWrite, typer.Option("--output", "-o")] = "-",  # type: ignore[assignment]
@@ -207,6 +227,7 @@ def _first_admin(db: Database, host: str, port: int) -> None:
     print(
         "\nNew database: a token was made for the first admin (shown once, keep it):\n"
         f"    {secret}\n"
+        f"Dashboard: http://{shown}:{port}/signin?token={secret}\n"
         f"API docs:  http://{shown}:{port}/docs  (Authorize, then paste the token)\n"
         f'Try it:    curl -H "Authorization: Bearer {secret}" http://{shown}:{port}/api/v1/parties\n',
         file=sys.stderr,

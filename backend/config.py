@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("data") / "peacewatch.db"
@@ -94,6 +94,19 @@ class Settings(BaseSettings):
     alert_spike_min_incidents: int = Field(default=5, ge=1)
     alert_compliance_drop: float = Field(default=15.0, gt=0)
     alert_spoiler_min_incidents: int = Field(default=3, ge=1)
+
+    # Dashboard (dashboard/; README "Dashboard"). Its session cookies are signed with this key;
+    # when unset, one is generated once into `dashboard_secret_file` and read from there, so every
+    # server process sharing that file accepts the same cookies (set the key itself when they do not).
+    dashboard_secret_key: SecretStr | None = Field(default=None, min_length=32)
+    dashboard_secret_file: Path = Path("data") / "dashboard-secret"
+    dashboard_session_hours: float = Field(default=12, gt=0, description="Sign-in lasts this long")
+    # A raster tile URL ({z}/{x}/{y}) for the incident map; unset: points on a plain background.
+    dashboard_map_tile_url: str | None = None
+
+    # Exports (backend/exports; README "Exports and the brief"): rows read per database round
+    # trip while streaming. Memory per export grows with it, never with the export's size.
+    export_batch_rows: int = Field(default=5_000, ge=100, le=100_000)
 
     @field_validator("database_url")
     @classmethod

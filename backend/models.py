@@ -15,6 +15,7 @@ from backend.ddr.models import DdrMilestone, DdrTarget
 from backend.diplomacy.models import TrackActivity, TrackActivityParty
 from backend.incidents.models import Incident
 from backend.ingest.models import IdempotencyKey
+from backend.metrics.models import IncidentDayRollup, ViolationDayRollup
 from backend.parties.models import Party
 from backend.verification.models import VerificationEvent
 
@@ -32,9 +33,11 @@ __all__ = [
     "DdrTarget",
     "IdempotencyKey",
     "Incident",
+    "IncidentDayRollup",
     "Party",
     "TrackActivity",
     "TrackActivityParty",
     "VerificationEvent",
+    "ViolationDayRollup",
     "metadata",
 ]

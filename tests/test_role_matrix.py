@@ -67,6 +67,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/metrics/tracks"): ALL,
     ("GET", "/api/v1/metrics/incidents"): ALL,
     ("GET", "/api/v1/alerts"): ALL,
+    ("GET", "/api/v1/exports/{kind}.{format}"): ALL,
+    ("GET", "/api/v1/briefings/{period}.pdf"): ALL,
 }
 # Endless responses: only their status is read, then the stream is closed at once.
 STREAMS = {"/api/v1/stream"}

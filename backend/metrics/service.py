@@ -377,9 +377,7 @@ def verification(
 ) -> VerificationReport:
     window = _window(filters, settings)
     where = queries.window_where(principal, window)
-    by_state = queries.incidents_by(
-        session, where, queries.INCIDENT.status, queries.INCIDENT.finding
-    )
+    by_state = queries.counts(session, principal, window, "status", "finding")
     by_status: dict[str, int] = defaultdict(int)
     by_finding: dict[str, int] = defaultdict(int)
     for status, finding, n, _ in by_state:
@@ -399,12 +397,12 @@ def verification(
             session, where, QUEUE_SHOWN
         )
     ]
-    timed = queries.time_to_verify(where)
-    n = queries.count_rows(session, timed)
+    delays = queries.seconds_to_verify(session, where)
+    n = len(delays)
     median = p90 = None
     if n:
-        median = queries.seconds_at(session, timed, flows.rank_of(n, 50)) / 86400
-        p90 = queries.seconds_at(session, timed, flows.rank_of(n, 90)) / 86400
+        median = delays[flows.rank_of(n, 50)] / 86400
+        p90 = delays[flows.rank_of(n, 90)] / 86400
     return VerificationReport(
         window=window.public(all_incidents=principal.sees_everything),
         incidents=sum(by_status.values()),
@@ -451,20 +449,19 @@ def incidents(
     *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
 ) -> IncidentsReport:
     window = _window(filters, settings)
-    where = queries.window_where(principal, window)
-    i = queries.INCIDENT
-    per_day = queries.incidents_by_day(session, where)
-    per_dims = queries.incidents_by(session, where, i.category, i.admin1, i.alleged_party_id)
+    per_day = queries.incidents_by_day(session, principal, window)
+    per_dims = queries.counts(session, principal, window, "category", "admin1", "alleged_party_id")
     starts = bucket_starts(window)
     series = {s: IncidentPoint(on=s, incidents=0, fatalities=0) for s in starts}
     for day, n, dead in per_day:
         point = series[bucket_of(day, window.interval)]
         point.incidents += n
         point.fatalities += dead
-    places = queries.hotspots(session, where, HOTSPOTS)
-    before = queries.window_where(principal, window.shifted(window.days))
+    places = queries.hotspots(session, principal, window, HOTSPOTS)
+    before = window.shifted(window.days)
     previous = {
-        (a1, a2): n for a1, a2, n, _ in queries.incidents_by(session, before, i.admin1, i.admin2)
+        (a1, a2): n
+        for a1, a2, n, _ in queries.counts(session, principal, before, "admin1", "admin2")
     }
     return IncidentsReport(
         window=window.public(all_incidents=principal.sees_everything),
@@ -505,11 +502,10 @@ def alerts(
         recent.date_from - timedelta(days=1),
         window.region,
     )
-    i = queries.INCIDENT
 
     def by_region(w: Window) -> dict[str, int]:
-        where = [*queries.window_where(principal, w), i.admin1.is_not(None)]
-        return {r: n for r, n, _ in queries.incidents_by(session, where, i.admin1)}
+        rows = queries.counts(session, principal, w, "admin1")
+        return {r: n for r, n, _ in rows if r is not None}
 
     found = rules.incident_spikes(
         recent=by_region(recent),

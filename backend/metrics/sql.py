@@ -55,3 +55,47 @@ def _seconds_postgresql(element: seconds_between, compiler: Any, **kw: Any) -> s
 def capped(column: Any, cap: int) -> sa.ColumnElement[int]:
     """`min(column, cap)` on both databases (SQLite's two-argument min is PostgreSQL's LEAST)."""
     return sa.case((column > cap, cap), else_=column)
+
+
+class unindexed(FunctionElement[Any]):
+    """`column`, but no index on it is used for this term on SQLite (`+column`): the planner has
+    no histogram, so it would take a wide date range over a selective equality."""
+
+    inherit_cache = True
+    name = "unindexed"
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
+
+
+@compiles(unindexed, "postgresql")
+def _unindexed_postgresql(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+class selective(FunctionElement[bool]):
+    """A condition the planner should take as very selective (SQLite: `likelihood(x, 1e-6)`).
+
+    `reported_by = ?` is one such: a mission's imports share a reporter, so SQLite's statistics
+    say the index is useless, yet a reader's own hidden reports are few."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+    name = "selective"
+    _is_implicitly_boolean = True  # a condition as it is, not `selective(...) = 1`
+
+
+@compiles(selective, "sqlite")
+def _selective_sqlite(element: selective, compiler: Any, **kw: Any) -> str:
+    return f"likelihood({compiler.process(element.clauses, **kw)}, 0.000001)"
+
+
+@compiles(selective, "postgresql")
+def _selective_postgresql(element: selective, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)

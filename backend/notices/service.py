@@ -35,7 +35,9 @@ PUBLIC_FIELDS = ("topic", "id", "action")
 MAX_PAYLOAD_BYTES = 7_900
 
 # Tables whose rows are not records anyone subscribes to (secrets, bookkeeping).
-SKIPPED_TABLES = frozenset({"audit_entry", "api_token", "idempotency_key"})
+SKIPPED_TABLES = frozenset(
+    {"audit_entry", "api_token", "idempotency_key", "metrics_incident_day", "metrics_violation_day"}
+)
 
 _QUEUE = "notices"
 _MARKS = "notices_savepoints"

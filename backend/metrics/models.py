@@ -1,0 +1,77 @@
+"""Rollups of the `incident` table, kept by database triggers in the writing transaction.
+
+Migration 0005 creates these tables and the triggers on `incident` (INSERT, UPDATE, DELETE) that
+keep them equal to a GROUP BY of the raw rows, whatever path writes (ORM, SQLAlchemy Core batch
+inserts, raw SQL). `peacewatch metrics rebuild` (backend/metrics/rollups.py) recomputes them.
+
+Every dimension is NOT NULL so that `ON CONFLICT (...) DO UPDATE` finds the group: an empty
+region is stored as `''`, no party as the nil UUID (`NO_PARTY`). The query layer maps them back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+NO_PARTY = uuid.UUID(int=0)
+NO_PLACE = ""
+
+
+class IncidentDayRollup(SQLModel, table=True):
+    """Incidents and fatalities per UTC day and every dimension a measure filters or groups by."""
+
+    __tablename__ = "metrics_incident_day"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the table: one B-tree
+
+    day: date = Field(primary_key=True)
+    admin1: str = Field(primary_key=True, max_length=100)
+    admin2: str = Field(primary_key=True, max_length=100)
+    category: str = Field(primary_key=True, max_length=32)
+    alleged_party_id: uuid.UUID = Field(primary_key=True)
+    target_party_id: uuid.UUID = Field(primary_key=True)
+    attributed_party_id: uuid.UUID = Field(primary_key=True)
+    status: str = Field(primary_key=True, max_length=32)
+    finding: str = Field(primary_key=True, max_length=32)
+    sensitivity: str = Field(primary_key=True, max_length=32)
+    incidents: int = Field(default=0, sa_type=sa.BigInteger)
+    fatalities: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class ViolationDayRollup(SQLModel, table=True):
+    """Verified incidents attributed to a party, per day, party, target, category, region and
+    fatality count (kept as a dimension so that any cap on fatalities can be applied exactly)."""
+
+    __tablename__ = "metrics_violation_day"
+    __table_args__ = {"sqlite_with_rowid": False}  # the key is the table: one B-tree
+
+    day: date = Field(primary_key=True)
+    attributed_party_id: uuid.UUID = Field(primary_key=True)
+    target_party_id: uuid.UUID = Field(primary_key=True)
+    category: str = Field(primary_key=True, max_length=32)
+    admin1: str = Field(primary_key=True, max_length=100)
+    sensitivity: str = Field(primary_key=True, max_length=32)
+    fatalities: int = Field(primary_key=True)
+    incidents: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+INCIDENT_DIMENSIONS = (
+    "admin1",
+    "admin2",
+    "category",
+    "alleged_party_id",
+    "target_party_id",
+    "attributed_party_id",
+    "status",
+    "finding",
+    "sensitivity",
+)
+VIOLATION_DIMENSIONS = (
+    "attributed_party_id",
+    "target_party_id",
+    "category",
+    "admin1",
+    "sensitivity",
+)

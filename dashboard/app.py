@@ -1,0 +1,256 @@
+"""The Dash app: the shell every page shares (navigation, filter bar, live status), the guard
+that refuses signed-out requests, and the sign-in and sign-out routes."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
+
+from backend.errors import Unauthenticated
+from dashboard import context, filters
+from dashboard.auth import COOKIE, SIGNIN_PATH, SIGNOUT_PATH, Sessions, safe_next, signin_page
+from dashboard.auth import signin_url as _signin_url
+
+HERE = Path(__file__).parent
+# Stores the live stream writes to (assets/live.js maps each notice topic onto one of them).
+LIVE_STORES = ("live-incident", "live-ddr", "live-tracks", "live-agreements", "live-summary")
+NAV = (
+    ("/", "Overview"),
+    ("/ceasefire", "Ceasefire"),
+    ("/verification", "Verification"),
+    ("/agreements", "Agreements & trust"),
+    ("/ddr", "DDR"),
+    ("/diplomacy", "Diplomacy"),
+)
+PAGES = ("overview", "ceasefire", "verification", "agreements", "ddr", "diplomacy")
+# Paths served to anyone: static files (no data in them) and the sign-in itself.
+_OPEN = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", SIGNIN_PATH)
+
+
+def create_dash(sessions: Sessions) -> dash.Dash:
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder="",  # pages are registered below, each with its callbacks, once per app
+        assets_folder=str(HERE / "assets"),
+        serve_locally=True,
+        compress=True,
+        title="PeaceWatch",
+        update_title=None,
+        suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    server: flask.Flask = app.server
+    server.config[context.SESSIONS_KEY] = sessions
+    server.before_request(_guard)
+    server.add_url_rule(SIGNIN_PATH, "signin", _signin, methods=["GET", "POST"])
+    server.add_url_rule(SIGNOUT_PATH, "signout", _signout, methods=["GET", "POST"])
+    app.layout = _shell
+    _register_shell_callbacks(app)
+    for module in PAGES:
+        page = importlib.import_module(f"dashboard.pages.{module}")
+        dash.register_page(
+            page.__name__,
+            path=page.PATH,
+            name=page.NAME,
+            title=f"{page.NAME} · PeaceWatch",
+            layout=page.layout,
+        )
+        page.register(app)
+    return app
+
+
+def _guard() -> flask.Response | None:
+    path = flask.request.path
+    if path.startswith(_OPEN):
+        return None
+    principal = context.sessions().principal(flask.request.cookies.get(COOKIE))
+    if principal is None:
+        if path.startswith("/_dash"):  # callbacks, layout, dependencies: data, refused
+            return flask.Response(
+                '{"detail": "signed out; sign in at /signin"}',
+                status=401,
+                mimetype="application/json",
+            )
+        return flask.redirect(_signin_url(flask.request.full_path.rstrip("?")))
+    flask.g.principal = principal
+    return None
+
+
+def _set_session(response: flask.Response, value: str, max_age: int) -> None:
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=flask.request.is_secure,
+        path="/",
+    )
+
+
+def _signin() -> flask.Response | str:
+    sessions = context.sessions()
+    form = flask.request.form if flask.request.method == "POST" else flask.request.args
+    next_path = safe_next(form.get("next"))
+    token = form.get("token", "")
+    if not token:
+        return signin_page(next_path=next_path)
+    try:
+        _, value = sessions.check_token(token)
+    except Unauthenticated as exc:
+        page = signin_page(next_path=next_path, error=f"Not signed in: {exc.message}.")
+        return flask.Response(page, status=401, mimetype="text/html")
+    # A redirect, so that the token leaves the address bar and the history.
+    response = flask.redirect(next_path)
+    _set_session(response, value, sessions.max_age_s)
+    return response
+
+
+def _signout() -> flask.Response:
+    response = flask.redirect(SIGNIN_PATH)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax")
+    return response
+
+
+def _filter_bar() -> dbc.Row:
+    return dbc.Row(
+        [
+            dbc.Col(
+                [
+                    dbc.Label("Time window", html_for="filter-days", className="small mb-0"),
+                    dcc.Dropdown(
+                        id="filter-days",
+                        options=[
+                            {"label": f"Last {d} days", "value": d} for d in filters.WINDOWS_DAYS
+                        ],
+                        value=filters.DEFAULT_DAYS,
+                        clearable=False,
+                    ),
+                ],
+                md=3,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Region", html_for="filter-region", className="small mb-0"),
+                    dcc.Dropdown(id="filter-region", placeholder="All regions"),
+                ],
+                md=4,
+            ),
+            dbc.Col(
+                [
+                    dbc.Label("Party", html_for="filter-party", className="small mb-0"),
+                    dcc.Dropdown(id="filter-party", placeholder="All parties"),
+                ],
+                md=4,
+            ),
+        ],
+        className="g-2 mb-3 filter-bar",
+    )
+
+
+def _shell() -> html.Div:
+    principal = getattr(flask.g, "principal", None)
+    who = f"{principal.name} ({principal.role.value})" if principal else ""
+    navbar = dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("PeaceWatch", href="/"),
+                dbc.Nav(
+                    [
+                        dbc.NavItem(dbc.NavLink(name, href=path, id=f"nav-{i}", active="exact"))
+                        for i, (path, name) in enumerate(NAV)
+                    ],
+                    className="me-auto flex-wrap",
+                ),
+                dbc.Badge("connecting…", id="live-status", color="secondary", className="me-3"),
+                html.Span(who, className="text-light small me-2", id="signed-in-as"),
+                html.Form(
+                    dbc.Button("Sign out", size="sm", color="light", outline=True, type="submit"),
+                    method="post",
+                    action=SIGNOUT_PATH,
+                ),
+            ],
+            fluid=True,
+        ),
+        color="dark",
+        dark=True,
+        className="mb-3",
+    )
+    return html.Div(
+        [
+            dcc.Location(id="url", refresh=False),
+            *(dcc.Store(id=s) for s in LIVE_STORES),
+            dcc.Store(id="live-start"),
+            navbar,
+            dbc.Container([_filter_bar(), dash.page_container], fluid=True),
+        ]
+    )
+
+
+def _register_shell_callbacks(app: dash.Dash) -> None:
+    # The one open stream: assets/live.js opens it once, from this clientside callback.
+    app.clientside_callback(
+        ClientsideFunction(namespace="peacewatch", function_name="startLive"),
+        Output("live-start", "data"),
+        Input("live-start", "id"),
+    )
+
+    @app.callback(
+        Output("filter-region", "options"),
+        Output("filter-party", "options"),
+        Output("filter-days", "value"),
+        Output("filter-region", "value"),
+        Output("filter-party", "value"),
+        Output("url", "search"),
+        Input("url", "search"),
+        Input("filter-days", "value"),
+        Input("filter-region", "value"),
+        Input("filter-party", "value"),
+        Input("live-agreements", "data"),
+    )
+    def _sync_filters(
+        search: str | None, days: int | None, region: str | None, party: str | None, _: object
+    ) -> tuple[object, ...]:
+        """The filter bar and the URL hold the same filters; whichever changed wins. Options
+        and values come together, so a value never arrives before the option that shows it."""
+        if ctx.triggered_id in ("filter-days", "filter-region", "filter-party"):
+            new = filters.with_values(search, days=days, region=region, party=party)
+            if new == (search or ""):
+                raise PreventUpdate
+            return (*[dash.no_update] * 5, new)
+        from dashboard import data
+
+        current = filters.parse(search)
+        with context.reading() as session:
+            regions = data.regions(session, context.principal())
+            parties = data.parties(session)
+        if current.region and current.region not in regions:
+            regions.append(current.region)
+        return (
+            [{"label": r, "value": r} for r in regions],
+            [{"label": f"{p.code} · {p.name}", "value": str(p.id)} for p in parties],
+            current.days,
+            current.region,
+            str(current.party_id) if current.party_id else None,
+            dash.no_update,
+        )
+
+    @app.callback(
+        [Output(f"nav-{i}", "href") for i in range(len(NAV))],
+        Input("url", "search"),
+        State("url", "pathname"),
+    )
+    def _nav_keeps_filters(search: str | None, _path: str | None) -> list[str]:
+        """Links to the other pages carry the shared filters (not a page's own)."""
+        f = filters.parse(search)
+        shared = filters.to_query(
+            filters.ViewFilters(days=f.days, region=f.region, party_id=f.party_id)
+        )
+        return [path + shared for path, _ in NAV]

@@ -1,0 +1,1 @@
+"""One module per dashboard page: `PATH`, `NAME`, `layout(**query)` and `register(app)`."""

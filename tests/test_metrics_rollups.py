@@ -1,0 +1,274 @@
+"""The metrics rollups equal a recomputation from raw rows after any mix of writes, through every
+write path (API post, PATCH, verification steps, /sync, SQLAlchemy Core inserts, SQL updates and
+deletes), on SQLite and PostgreSQL; and `peacewatch metrics rebuild` repairs a corrupted rollup."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from backend.cli import app
+from backend.incidents.models import Incident
+from backend.metrics import rollups
+from backend.metrics.models import ViolationDayRollup
+from backend.verification.models import VerificationEvent
+from tests.helpers import API, incident_body
+
+CATEGORIES = ["armed_clash", "shelling", "abduction"]
+REGIONS = [None, "Bomi", "Lofa"]
+SENSITIVITIES = ["public", "restricted", "confidential"]
+FINDINGS = ["unverified", "verified", "disputed", "refuted"]
+
+
+def _when(days: int, hour: int) -> datetime:
+    day = datetime.now(UTC).date() - timedelta(days=days)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+fields = st.fixed_dictionaries(
+    {
+        "days": st.integers(min_value=1, max_value=4),
+        "hour": st.sampled_from([0, 12, 23]),
+        "category": st.sampled_from(CATEGORIES),
+        "admin1": st.sampled_from(REGIONS),
+        "alleged": st.sampled_from([None, 0, 1]),
+        "target": st.sampled_from([None, 0, 1]),
+        "fatalities": st.integers(min_value=0, max_value=3),
+        "sensitivity": st.sampled_from(SENSITIVITIES),
+    }
+)
+pick = st.integers(min_value=0, max_value=50)
+ops = st.one_of(
+    st.tuples(st.just("post"), fields),
+    st.tuples(st.just("sync"), st.lists(fields, min_size=1, max_size=3)),
+    st.tuples(st.just("core_insert"), st.lists(fields, min_size=1, max_size=3)),
+    st.tuples(st.just("patch"), pick, fields),
+    st.tuples(st.just("verify"), pick, st.sampled_from(FINDINGS), st.sampled_from([None, 0, 1])),
+    st.tuples(st.just("sql_update"), pick, fields),
+    st.tuples(st.just("delete"), pick),
+)
+
+
+def _body(f: dict, parties: list[str]) -> dict:
+    party = {None: None, 0: parties[0], 1: parties[1]}
+    return incident_body(
+        id=str(uuid.uuid4()),
+        occurred_at=_when(f["days"], f["hour"]).isoformat(),
+        category=f["category"],
+        admin1=f["admin1"],
+        alleged_party_id=party[f["alleged"]],
+        target_party_id=party[f["target"]],
+        fatalities=f["fatalities"],
+        sensitivity=f["sensitivity"],
+    )
+
+
+def _columns(f: dict, parties: list[str]) -> dict:
+    party = {None: None, 0: uuid.UUID(parties[0]), 1: uuid.UUID(parties[1])}
+    return {
+        "occurred_at": _when(f["days"], f["hour"]),
+        "category": f["category"],
+        "admin1": f["admin1"],
+        "alleged_party_id": party[f["alleged"]],
+        "target_party_id": party[f["target"]],
+        "fatalities": f["fatalities"],
+        "sensitivity": f["sensitivity"],
+    }
+
+
+def _ids(db) -> list[uuid.UUID]:
+    with db.engine.connect() as conn:
+        return sorted(
+            conn.execute(sa.select(Incident.__table__.c.id)).scalars(),  # type: ignore[attr-defined]
+            key=str,
+        )
+
+
+def _assert_rollups_match(db) -> None:
+    with db.session(write=False) as session:
+        assert rollups.stored(session) == rollups.recompute(session)
+
+
+def _apply(op: tuple, *, client, db, parties, reporter, analyst) -> None:
+    kind = op[0]
+    if kind == "post":
+        response = client.post(f"{API}/incidents", json=_body(op[1], parties), headers=reporter)
+        assert response.status_code == 201, response.text
+        return
+    if kind == "sync":
+        items = [{"kind": "incident", "data": _body(f, parties)} for f in op[1]]
+        response = client.post(f"{API}/sync", json={"items": items}, headers=reporter)
+        assert response.status_code == 200, response.text
+        return
+    table = Incident.__table__  # type: ignore[attr-defined]
+    if kind == "core_insert":  # the importer's and the demo's way: one executemany
+        now = datetime.now(UTC)
+        rows = [
+            {
+                **incident_body(),
+                **_columns(f, parties),
+                "id": uuid.uuid4(),
+                "date_precision": "day",
+                "geo_precision": "exact",
+                "status": "received",
+                "finding": "unverified",
+                "reported_by": "core",
+                "received_at": now,
+                "updated_at": now,
+            }
+            for f in op[1]
+        ]
+        with db.session() as session:
+            session.execute(sa.insert(table), rows)
+        return
+    ids = _ids(db)
+    if not ids:
+        return
+    target = ids[op[1] % len(ids)]
+    if kind == "patch":
+        body = _body(op[2], parties)
+        body.pop("id")
+        response = client.patch(f"{API}/incidents/{target}", json=body, headers=analyst)
+        assert response.status_code == 200, response.text
+    elif kind == "verify":
+        _, _, finding, who = op
+        step = {
+            "occurred_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+            "method": "site_visit",
+            "team": "JVT",
+            "status": "closed" if finding != "unverified" else "in_review",
+            "finding": finding,
+        }
+        if who is not None and finding in ("verified", "disputed"):
+            step["attributed_party_id"] = parties[who]
+        response = client.post(
+            f"{API}/incidents/{target}/verifications", json=step, headers=analyst
+        )
+        assert response.status_code == 201, response.text
+    elif kind == "sql_update":
+        with db.session() as session:
+            session.execute(
+                sa.update(table).where(table.c.id == target).values(**_columns(op[2], parties))
+            )
+    elif kind == "delete":
+        events = VerificationEvent.__table__  # type: ignore[attr-defined]
+        with db.session() as session:
+            session.execute(sa.delete(events).where(events.c.incident_id == target))
+            session.execute(sa.delete(table).where(table.c.id == target))
+
+
+def test_rollups_equal_a_recomputation_after_random_writes(client, db, auth, make_party):
+    parties = [make_party()["id"], make_party()["id"]]
+    reporter, analyst = auth("reporter"), auth("analyst")
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(st.lists(ops, min_size=1, max_size=8))
+    def check(sequence: list[tuple]) -> None:
+        for op in sequence:
+            _apply(op, client=client, db=db, parties=parties, reporter=reporter, analyst=analyst)
+        _assert_rollups_match(db)
+
+    check()
+    with db.session(write=False) as session:
+        assert rollups.stored(session)["metrics_incident_day"], "some incidents were counted"
+
+
+def test_rollups_count_moves_between_groups_once(client, db, auth, make_party):
+    """An incident moved to another day and category leaves its old group (no double count)."""
+    parties = [make_party()["id"], make_party()["id"]]
+    reporter, analyst = auth("reporter"), auth("analyst")
+    f = {
+        "days": 2,
+        "hour": 12,
+        "category": "shelling",
+        "admin1": "Bomi",
+        "alleged": 0,
+        "target": 1,
+        "fatalities": 3,
+        "sensitivity": "public",
+    }
+    created = client.post(f"{API}/incidents", json=_body(f, parties), headers=reporter).json()
+    moved = {"category": "abduction", "occurred_at": _when(3, 1).isoformat(), "fatalities": 1}
+    response = client.patch(f"{API}/incidents/{created['id']}", json=moved, headers=analyst)
+    assert response.status_code == 200, response.text
+    with db.session(write=False) as session:
+        rows = session.execute(
+            sa.text("SELECT category, incidents, fatalities FROM metrics_incident_day")
+        ).all()
+    assert [tuple(r) for r in rows] == [("abduction", 1, 1)]
+    _assert_rollups_match(db)
+
+
+@pytest.fixture
+def cli_env(settings, monkeypatch):
+    monkeypatch.setenv("PEACEWATCH_DATABASE_URL", settings.database_url)
+
+
+def test_metrics_rebuild_repairs_a_corrupted_rollup(client, db, auth, cli_env):
+    reporter = auth("reporter")
+    for n in range(3):
+        body = incident_body(id=str(uuid.uuid4()), occurred_at=_when(n + 1, 10).isoformat())
+        assert client.post(f"{API}/incidents", json=body, headers=reporter).status_code == 201
+    with db.session() as session:
+        session.execute(sa.text("UPDATE metrics_incident_day SET incidents = incidents + 99"))
+        party = uuid.uuid4()
+        session.execute(
+            sa.insert(ViolationDayRollup.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "day": _when(1, 0).date(),
+                    "attributed_party_id": party,
+                    "target_party_id": party,
+                    "category": "shelling",
+                    "admin1": "",
+                    "sensitivity": "public",
+                    "fatalities": 0,
+                    "incidents": 5,
+                }
+            ],
+        )
+    with db.session(write=False) as session:
+        assert rollups.stored(session) != rollups.recompute(session)
+
+    result = CliRunner().invoke(app, ["metrics", "rebuild"])
+
+    assert result.exit_code == 0, result.output
+    assert "rollups rebuilt" in result.output
+    _assert_rollups_match(db)
+
+
+def test_a_reporter_counts_its_own_hidden_reports_and_no_one_elses(client, db, auth):
+    """Rollups keep sensitivity, not the reporter: a reporter's own restricted reports are added
+    from raw rows, others' restricted ones are not counted."""
+    mine, other = auth("reporter", "patrol-a"), auth("reporter", "patrol-b")
+    for headers, sensitivity, dead in (
+        (mine, "restricted", 1),
+        (mine, "public", 2),
+        (other, "restricted", 4),
+        (other, "public", 8),
+    ):
+        body = incident_body(
+            id=str(uuid.uuid4()),
+            occurred_at=_when(2, 10).isoformat(),
+            sensitivity=sensitivity,
+            fatalities=dead,
+        )
+        assert client.post(f"{API}/incidents", json=body, headers=headers).status_code == 201
+    params = {"date_from": _when(10, 0).date().isoformat()}
+    seen = client.get(f"{API}/metrics/incidents", params=params, headers=mine).json()
+    everything = client.get(
+        f"{API}/metrics/incidents", params=params, headers=auth("analyst")
+    ).json()
+    assert (seen["incidents"], seen["fatalities"]) == (3, 11)
+    assert (everything["incidents"], everything["fatalities"]) == (4, 15)
+    assert seen["hotspots"][0]["incidents"] == 3
