@@ -13,9 +13,10 @@ from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from backend.errors import Unauthenticated
-from dashboard import context, filters
+from dashboard import context, exports, filters
 from dashboard.auth import COOKIE, SIGNIN_PATH, SIGNOUT_PATH, Sessions, safe_next, signin_page
 from dashboard.auth import signin_url as _signin_url
+from dashboard.components import today
 
 HERE = Path(__file__).parent
 # Stores the live stream writes to (assets/live.js maps each notice topic onto one of them).
@@ -150,6 +151,19 @@ def _filter_bar() -> dbc.Row:
                 ],
                 md=4,
             ),
+            dbc.Col(
+                dbc.DropdownMenu(
+                    [],
+                    id="export-menu",
+                    label="Export",
+                    size="sm",
+                    color="secondary",
+                    align_end=True,
+                    class_name="w-100",
+                ),
+                md=1,
+                className="d-flex align-items-end",
+            ),
         ],
         className="g-2 mb-3 filter-bar",
     )
@@ -241,6 +255,27 @@ def _register_shell_callbacks(app: dash.Dash) -> None:
             str(current.party_id) if current.party_id else None,
             dash.no_update,
         )
+
+    @app.callback(
+        Output("export-menu", "children"),
+        Input("url", "pathname"),
+        Input("url", "search"),
+    )
+    def _export_menu(path: str | None, search: str | None) -> list[dbc.DropdownMenuItem]:
+        """The export button: what this page shows, with its filters, in every format."""
+        items: list[dbc.DropdownMenuItem] = []
+        for link in exports.links_for(path, search, today()):
+            # A plain link (not Dash's router): the file downloads and the page stays.
+            items.append(
+                dbc.DropdownMenuItem(
+                    link.label,
+                    href=link.href,
+                    external_link=True,
+                    id=f"export-{link.kind}-{link.format.value}",
+                    class_name="export-link",
+                )
+            )
+        return items or [dbc.DropdownMenuItem("Nothing to export here", disabled=True)]
 
     @app.callback(
         [Output(f"nav-{i}", "href") for i in range(len(NAV))],

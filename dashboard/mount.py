@@ -3,15 +3,21 @@ API route claims (so the API keeps precedence), and the live stream for signed-i
 
 from __future__ import annotations
 
-from a2wsgi import WSGIMiddleware
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from typing import Annotated
 
+from a2wsgi import WSGIMiddleware
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from backend.auth.service import Principal
 from backend.config import Settings
+from backend.exports.filters import ExportFilters
+from backend.exports.router import export_response
 from backend.notices.router import _HEADERS, _events
 from dashboard.app import create_dash
 from dashboard.auth import COOKIE, Sessions
+from dashboard.exports import EXPORT_PATH
 
 STREAM_PATH = "/dashboard/stream"
 # Dash callbacks run in this many threads of their own, beside the API's thread pool.
@@ -21,6 +27,7 @@ DASH_THREADS = 8
 def mount_dashboard(app: FastAPI, settings: Settings) -> None:
     """Serve the dashboard at `/` beside the API of `app`."""
     sessions = Sessions(settings, app.state)
+    app.state.dashboard_sessions = sessions
 
     @app.get(STREAM_PATH, include_in_schema=False, response_model=None)
     async def dashboard_stream(request: Request) -> StreamingResponse | JSONResponse:
@@ -36,6 +43,21 @@ def mount_dashboard(app: FastAPI, settings: Settings) -> None:
             headers=_HEADERS,
         )
 
+    @app.get(EXPORT_PATH + "/{kind}.{format}", include_in_schema=False, response_model=None)
+    def dashboard_export(
+        kind: str,
+        format: str,
+        filters: Annotated[ExportFilters, Query()],
+        principal: Annotated[Principal, Depends(_signed_in)],
+        request: Request,
+    ) -> StreamingResponse | FileResponse:
+        # The export button's downloads: /api/v1/exports/{kind}.{format} for a browser, which
+        # holds a session cookie rather than a bearer token. Same filters, service, redaction
+        # and audit entry (channel "dashboard").
+        return export_response(
+            request.app.state.db, principal, kind, format, filters, channel="dashboard"
+        )
+
     taken = {getattr(route, "path", None) for route in app.routes}
     for path in ("/docs", "/redoc", "/openapi.json"):
         if path not in taken:  # switched off: a 404, never the dashboard's sign-in page
@@ -46,6 +68,16 @@ def mount_dashboard(app: FastAPI, settings: Settings) -> None:
     # Served as the router's fallback rather than a mount at `/`: a path no route claims goes to
     # Dash, so every route keeps precedence, even one added after this call.
     app.router.default = WSGIMiddleware(dash_app.server, workers=DASH_THREADS)  # type: ignore[assignment,arg-type]
+
+
+async def _signed_in(request: Request) -> Principal:
+    """Who the session cookie signs in, checked as for the stream; a dependency, so a signed-out
+    request is refused (401) before its query is even read."""
+    sessions: Sessions = request.app.state.dashboard_sessions
+    principal = await run_in_threadpool(sessions.principal, request.cookies.get(COOKIE))
+    if principal is None:
+        raise HTTPException(401, "signed out; sign in at /signin")
+    return principal
 
 
 async def _not_found(request: Request) -> JSONResponse:

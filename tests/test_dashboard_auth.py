@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +16,8 @@ from backend.app import create_app
 from backend.auth import service as token_service
 from backend.vocab import Role
 from dashboard.auth import COOKIE, safe_next, secret_key
+from dashboard.exports import PAGE_KINDS, links_for
+from tests.helpers import API, incident_body, post, walk
 
 
 @pytest.fixture
@@ -140,3 +145,103 @@ def test_serve_on_a_new_database_prints_a_sign_in_link_that_works(web, db, capsy
     assert response.status_code == 302
     assert response.headers["location"] == "/"  # the token leaves the address bar
     assert web.get("/").status_code == 200
+
+
+# The export button's downloads (dashboard/exports.py builds the links, dashboard/mount.py serves
+# them with the session cookie through the API's export service).
+
+
+@pytest.fixture
+def exported(web, db):
+    """A party and four incidents: two recent in Bomi (one confidential), one in Lofa, one old."""
+    admin = {"Authorization": f"Bearer {_token(db, Role.admin, 'admin')}"}
+    party = post(
+        web,
+        f"{API}/parties",
+        {"name": "Government", "code": "GOV", "kind": "state_force", "signatory": True},
+        admin,
+    )
+    now = datetime.now(UTC)
+    specs = {
+        "recent": ("public", "Bomi", now - timedelta(days=2)),
+        "secret": ("confidential", "Bomi", now - timedelta(days=3)),
+        "lofa": ("public", "Lofa", now - timedelta(days=2)),
+        "old": ("public", "Bomi", now - timedelta(days=200)),
+    }
+    ids = {}
+    for key, (sensitivity, region, at) in specs.items():
+        body = incident_body(
+            occurred_at=at.isoformat(),
+            sensitivity=sensitivity,
+            admin1=region,
+            alleged_party_id=party["id"],
+        )
+        ids[key] = post(web, f"{API}/incidents", body, admin)["id"]
+    return {"admin": admin, "party": party["id"], "ids": ids}
+
+
+def _csv_ids(response) -> list[dict[str, str]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    return list(csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline="")))
+
+
+def _href(path: str, query: str, kind: str, fmt: str) -> str:
+    links = links_for(path, query, datetime.now(UTC).date())
+    return next(x.href for x in links if x.kind == kind and x.format.value == fmt)
+
+
+def test_signed_in_download_applies_the_page_filters_and_is_audited(web, db, exported):
+    web.get(f"/signin?token={_token(db, Role.analyst, 'briefing-officer')}")
+    href = _href("/ceasefire", "?days=30&region=Bomi", "incidents", "csv")
+    assert href.startswith("/dashboard/export/incidents.csv?date_from=")
+    response = web.get(href)
+    rows = _csv_ids(response)
+    assert {r["id"] for r in rows} == {exported["ids"]["recent"], exported["ids"]["secret"]}
+
+    entries = walk(web, f"{API}/audit", exported["admin"], record_kind="export")
+    entry = next(e for e in entries if e["record_id"] == response.headers["x-export-id"])
+    assert entry["actor"] == "briefing-officer"
+    assert entry["changes"]["channel"] == "dashboard"
+    assert entry["changes"]["kind"] == "incidents"
+    assert entry["changes"]["filters"]["region"] == "Bomi"
+    assert set(entry["changes"]["filters"]) == {"date_from", "date_to", "region"}
+
+
+def test_signed_out_download_is_refused(web, exported):
+    assert web.get(_href("/", "", "incidents", "csv")).status_code == 401
+    assert web.get("/dashboard/export/incidents.csv?no_such_filter=1").status_code == 401
+    # A bearer token is the API's way in, not the dashboard's.
+    assert web.get("/dashboard/export/incidents.csv", headers=exported["admin"]).status_code == 401
+
+
+def test_a_viewers_download_holds_no_confidential_record(web, db, exported):
+    web.get(f"/signin?token={_token(db, Role.viewer, 'leadership')}")
+    rows = _csv_ids(web.get(_href("/", "?days=30", "incidents", "csv")))
+    ids = {r["id"] for r in rows}
+    assert exported["ids"]["recent"] in ids
+    assert exported["ids"]["secret"] not in ids
+    assert exported["ids"]["old"] not in ids  # outside the 30-day window
+    assert "reported_by" not in rows[0]
+    geojson = web.get(_href("/ceasefire", "?days=30", "incidents", "geojson"))
+    assert geojson.status_code == 200
+    assert exported["ids"]["secret"].encode() not in geojson.content
+
+
+def test_every_pages_links_download(web, db, exported):
+    """Each page's links, with the whole filter bar set, answer 200: no filter reaches a kind it
+    does not apply to (the export service would refuse it with a 422)."""
+    web.get(f"/signin?token={_token(db, Role.admin, 'admin-web')}")
+    query = f"?days=180&region=Bomi&party={exported['party']}&category=armed_clash"
+    seen = set()
+    for path in PAGE_KINDS:
+        for link in links_for(path, query, datetime.now(UTC).date()):
+            response = web.get(link.href)
+            assert response.status_code == 200, (link.href, response.text)
+            seen.add((link.kind, link.format.value))
+    assert ("incidents", "geojson") in seen
+    assert ("commitments", "xlsx") in seen
+    assert ("commitments", "geojson") not in seen  # no coordinates
+    rows = _csv_ids(web.get(_href("/ceasefire", query, "incidents", "csv")))
+    assert {r["id"] for r in rows} == {exported["ids"]["recent"], exported["ids"]["secret"]}

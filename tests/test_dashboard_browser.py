@@ -230,6 +230,28 @@ def test_the_filter_bar_round_trips_through_the_url(browser, mission):
     )
 
 
+def test_the_export_button_links_what_the_page_shows(browser, mission):
+    sign_in(browser, mission, "viewer")
+    browser.get(f"{mission.url}/ceasefire?days=30&region=Kessa+County&category=armed_clash")
+    toggle = wait_for(
+        lambda: browser.find_element("css selector", "#export-menu button"), what="the button"
+    )
+    toggle.click()
+    link = wait_for(lambda: browser.find_element("id", "export-incidents-csv"), what="the links")
+    href = link.get_attribute("href")
+    assert "/dashboard/export/incidents.csv?date_from=" in href
+    assert "region=Kessa+County" in href
+    assert "category=armed_clash" in href
+    shown = {a.get_attribute("id") for a in browser.find_elements("css selector", ".export-link")}
+    assert {"export-incidents-geojson", "export-verifications-hxl"} <= shown
+    # The browser's session cookie is enough to download it.
+    text = browser.execute_script(
+        "return fetch(arguments[0]).then(r => r.status + ' ' + r.headers.get('content-type'))",
+        href,
+    )
+    assert text.startswith("200 text/csv")
+
+
 def test_a_viewer_sees_no_confidential_incident(browser, mission):
     sign_in(browser, mission, "admin")
     browser.get(f"{mission.url}/ceasefire?days=7")

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
+from backend.auth.service import Principal
+from backend.db import Database
 from backend.deps import DatabaseDep, Reader, SettingsDep
 from backend.exports import service
 from backend.exports.briefing import build_brief
@@ -48,8 +50,26 @@ def export(
     db: DatabaseDep,
     principal: Reader,
 ) -> StreamingResponse | FileResponse:
+    return export_response(db, principal, kind, format, filters)
+
+
+def export_response(
+    db: Database,
+    principal: Principal,
+    kind: str,
+    format: str,
+    filters: ExportFilters,
+    channel: str = "api",
+) -> StreamingResponse | FileResponse:
+    """The export as a response: checked and audited first, then streamed (XLSX from a temporary
+    file). The API route and the dashboard's cookie-authenticated download both answer with it."""
     done = service.start_export(
-        db=db, principal=principal, kind_name=kind, format_name=format, filters=filters
+        db=db,
+        principal=principal,
+        kind_name=kind,
+        format_name=format,
+        filters=filters,
+        channel=channel,
     )
     headers = service.headers_of(done)
     if done.format is service.ExportFormat.xlsx:
