@@ -15,7 +15,7 @@ from backend.ddr.models import DdrMilestone, DdrTarget
 from backend.diplomacy.models import TrackActivity, TrackActivityParty
 from backend.incidents.models import Incident
 from backend.ingest.models import IdempotencyKey
-from backend.metrics.models import IncidentDayRollup, ViolationDayRollup
+from backend.metrics.models import IncidentDayRollup, VerifyDelay, ViolationDayRollup
 from backend.parties.models import Party
 from backend.verification.models import VerificationEvent
 
@@ -38,6 +38,7 @@ __all__ = [
     "TrackActivity",
     "TrackActivityParty",
     "VerificationEvent",
+    "VerifyDelay",
     "ViolationDayRollup",
     "metadata",
 ]

@@ -1,6 +1,8 @@
 """The metrics rollups equal a recomputation from raw rows after any mix of writes, through every
 write path (API post, PATCH, verification steps, /sync, SQLAlchemy Core inserts, SQL updates and
-deletes), on SQLite and PostgreSQL; and `peacewatch metrics rebuild` repairs a corrupted rollup."""
+deletes, of incidents and of verification events), on SQLite and PostgreSQL; and `peacewatch
+metrics rebuild` repairs a corrupted rollup. The rollups are the incident and violation day
+rollups (migration 0005) and the delays to verify (`metrics_verify_delay`, migration 0006)."""
 
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ ops = st.one_of(
     st.tuples(st.just("patch"), pick, fields),
     st.tuples(st.just("verify"), pick, st.sampled_from(FINDINGS), st.sampled_from([None, 0, 1])),
     st.tuples(st.just("sql_update"), pick, fields),
+    st.tuples(st.just("event_update"), pick, st.sampled_from(FINDINGS), st.integers(0, 48)),
+    st.tuples(st.just("receipt"), pick, st.integers(-48, 48)),
     st.tuples(st.just("delete"), pick),
 )
 
@@ -82,12 +86,16 @@ def _columns(f: dict, parties: list[str]) -> dict:
     }
 
 
-def _ids(db) -> list[uuid.UUID]:
+def _ids(db, *, verified: bool = False) -> list[uuid.UUID]:
+    """The incidents' ids; with `verified`, only those with a verification step (whose delay to
+    verify a write can change), so that such writes do not mostly miss them."""
+    incidents = Incident.__table__.c  # type: ignore[attr-defined]
+    events = VerificationEvent.__table__.c  # type: ignore[attr-defined]
+    stmt = sa.select(incidents.id)
+    if verified:
+        stmt = stmt.where(incidents.id.in_(sa.select(events.incident_id)))
     with db.engine.connect() as conn:
-        return sorted(
-            conn.execute(sa.select(Incident.__table__.c.id)).scalars(),  # type: ignore[attr-defined]
-            key=str,
-        )
+        return sorted(conn.execute(stmt).scalars(), key=str)
 
 
 def _assert_rollups_match(db) -> None:
@@ -127,7 +135,7 @@ def _apply(op: tuple, *, client, db, parties, reporter, analyst) -> None:
         with db.session() as session:
             session.execute(sa.insert(table), rows)
         return
-    ids = _ids(db)
+    ids = _ids(db, verified=kind in ("event_update", "receipt")) or _ids(db)
     if not ids:
         return
     target = ids[op[1] % len(ids)]
@@ -156,6 +164,27 @@ def _apply(op: tuple, *, client, db, parties, reporter, analyst) -> None:
             session.execute(
                 sa.update(table).where(table.c.id == target).values(**_columns(op[2], parties))
             )
+    elif kind == "event_update":  # a verification step corrected in SQL: finding and time
+        _, _, finding, hours = op
+        events = VerificationEvent.__table__  # type: ignore[attr-defined]
+        with db.session() as session:
+            first = session.execute(
+                sa.select(events.c.id)
+                .where(events.c.incident_id == target)
+                .order_by(events.c.created_at, events.c.id)
+                .limit(1)
+            ).scalar()
+            if first is not None:
+                at = datetime.now(UTC) - timedelta(hours=hours, minutes=7)
+                session.execute(
+                    sa.update(events)
+                    .where(events.c.id == first)
+                    .values(finding=finding, occurred_at=at)
+                )
+    elif kind == "receipt":  # the receipt time moves: the delay to verify follows it
+        at = datetime.now(UTC) + timedelta(hours=op[2])
+        with db.session() as session:
+            session.execute(sa.update(table).where(table.c.id == target).values(received_at=at))
     elif kind == "delete":
         events = VerificationEvent.__table__  # type: ignore[attr-defined]
         with db.session() as session:

@@ -2,19 +2,25 @@
 
 Migration 0005 creates these tables and the triggers on `incident` (INSERT, UPDATE, DELETE) that
 keep them equal to a GROUP BY of the raw rows, whatever path writes (ORM, SQLAlchemy Core batch
-inserts, raw SQL). `peacewatch metrics rebuild` (backend/metrics/rollups.py) recomputes them.
+inserts, raw SQL). Migration 0006 adds `metrics_verify_delay` (one row per incident with a
+finding, kept by triggers on `verification_event` and `incident`) and the queue's partial index.
+`peacewatch metrics rebuild` (backend/metrics/rollups.py) recomputes them.
 
-Every dimension is NOT NULL so that `ON CONFLICT (...) DO UPDATE` finds the group: an empty
-region is stored as `''`, no party as the nil UUID (`NO_PARTY`). The query layer maps them back.
+Every dimension of the day rollups is NOT NULL so that `ON CONFLICT (...) DO UPDATE` finds the
+group: an empty region is stored as `''`, no party as the nil UUID (`NO_PARTY`). The query layer
+maps them back.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+
+from backend.db import UTCDateTime
+from backend.incidents.models import Incident
 
 NO_PARTY = uuid.UUID(int=0)
 NO_PLACE = ""
@@ -74,4 +80,38 @@ VIOLATION_DIMENSIONS = (
     "category",
     "admin1",
     "sensitivity",
+)
+
+
+class VerifyDelay(SQLModel, table=True):
+    """One row per incident with a finding: the time of its first finding (verified, disputed or
+    refuted) and the seconds from the incident's receipt to it, with the incident columns a window
+    filters by. Kept by triggers on `verification_event` and `incident` (migration 0006)."""
+
+    __tablename__ = "metrics_verify_delay"
+    __table_args__ = (sa.Index("ix_metrics_verify_delay_occurred_at", "occurred_at", "delay_s"),)
+
+    incident_id: uuid.UUID = Field(primary_key=True)
+    first_found_at: datetime = Field(sa_type=UTCDateTime)
+    delay_s: float
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    admin1: str | None = Field(default=None, max_length=100)
+    alleged_party_id: uuid.UUID | None = None
+    target_party_id: uuid.UUID | None = None
+    attributed_party_id: uuid.UUID | None = None
+    sensitivity: str = Field(max_length=32)
+    reported_by: str = Field(max_length=100)
+
+
+# The verification queue (received or in review) by occurrence: the funnel's oldest-in-queue list
+# reads only the queued incidents of its window (migration 0006).
+QUEUE_WHERE = "status IN ('received', 'in_review')"
+_incident = Incident.__table__.c  # type: ignore[attr-defined]
+QUEUE_INDEX = sa.Index(
+    "ix_incident_queue",
+    _incident.occurred_at,
+    _incident.received_at,
+    _incident.id,
+    sqlite_where=sa.text(QUEUE_WHERE),
+    postgresql_where=sa.text(QUEUE_WHERE),
 )

@@ -4,8 +4,9 @@ Incident counts are read from the rollup tables (backend/metrics/models.py), kep
 the writing transaction (migration 0005), so no measure scans raw incident rows for an analyst.
 Every incident query applies the visibility rule of `visible_to`: the rollups keep sensitivity, and
 a caller who does not see everything gets, besides the rollup rows of the sensitivities its role
-reads, its own other reports from raw rows (`_own_hidden`). The verification queue and the time to
-verify still read raw rows (see docs/metrics.md).
+reads, its own other reports from raw rows (`_own_hidden`). The time to verify is read from the
+`metrics_verify_delay` rollup (migration 0006); the verification queue from raw rows by the partial
+index `ix_incident_queue` (see docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -25,20 +26,28 @@ from backend.ddr.models import DdrMilestone, DdrTarget
 from backend.diplomacy.models import TrackActivity, TrackActivityParty
 from backend.incidents.models import Incident
 from backend.incidents.service import visible_to
+from backend.metrics import flows
 from backend.metrics.flows import DdrAchieved, DdrGoal, TrackAgg
-from backend.metrics.models import NO_PARTY, NO_PLACE, IncidentDayRollup, ViolationDayRollup
+from backend.metrics.models import (
+    NO_PARTY,
+    NO_PLACE,
+    QUEUE_WHERE,
+    IncidentDayRollup,
+    VerifyDelay,
+    ViolationDayRollup,
+)
 from backend.metrics.pam import CommitmentRow, ProgressRow
 from backend.metrics.schemas import PartyRef
 from backend.metrics.scores import Engagement, ViolationAgg
-from backend.metrics.sql import capped, seconds_between, selective, unindexed, utc_day
+from backend.metrics.sql import capped, selective, unindexed, utc_day
 from backend.metrics.window import Window
 from backend.parties.models import Party
-from backend.verification.models import VerificationEvent
 from backend.vocab import Finding, TrackOutcome, WorkflowStatus
 
 INCIDENT = Incident.__table__.c  # type: ignore[attr-defined]
 R = IncidentDayRollup.__table__.c  # type: ignore[attr-defined]
 V = ViolationDayRollup.__table__.c  # type: ignore[attr-defined]
+D = VerifyDelay.__table__.c  # type: ignore[attr-defined]
 
 
 def _day(text: str) -> date:
@@ -385,47 +394,96 @@ def hotspots(
 # Verification funnel
 
 
-_QUEUE = (WorkflowStatus.received.value, WorkflowStatus.in_review.value)
-_FOUND = (Finding.verified.value, Finding.disputed.value, Finding.refuted.value)
-
-
 def queue_oldest(session: Session, where: list[Any], limit: int) -> list[tuple[Any, ...]]:
-    stmt = (
-        sa.select(
-            INCIDENT.id,
-            INCIDENT.occurred_at,
-            INCIDENT.category,
-            INCIDENT.admin1,
-            INCIDENT.status,
-            INCIDENT.received_at,
-        )
-        .where(*where, INCIDENT.status.in_(_QUEUE))
-        .order_by(INCIDENT.received_at, INCIDENT.id)
-        .limit(limit)
+    """The oldest incidents of `where` in the queue (received or in review), by receipt.
+
+    The status condition is literal SQL, the very predicate of the partial index
+    `ix_incident_queue` (migration 0006): a planner uses a partial index only when the query's
+    condition implies the index's, which bound parameters do not show. On PostgreSQL the oldest
+    ids are picked first from the index alone (an index-only scan of occurred_at, received_at,
+    id), then only those rows are read; SQLite reads the rows as it goes (its row lookups are cheap
+    and it does not plan the two steps better)."""
+    columns = (
+        INCIDENT.id,
+        INCIDENT.occurred_at,
+        INCIDENT.category,
+        INCIDENT.admin1,
+        INCIDENT.status,
+        INCIDENT.received_at,
     )
+    queued = [*where, sa.text(f"incident.{QUEUE_WHERE}")]
+    order = (INCIDENT.received_at, INCIDENT.id)
+    if session.get_bind().dialect.name == "sqlite":
+        stmt = sa.select(*columns).where(*queued).order_by(*order).limit(limit)
+    else:
+        oldest = sa.select(INCIDENT.id).where(*queued).order_by(*order).limit(limit).subquery()
+        incident = Incident.__table__  # type: ignore[attr-defined]
+        stmt = (
+            sa.select(*columns)
+            .join_from(incident, oldest, oldest.c.id == INCIDENT.id)
+            .order_by(*order)
+        )
     return [tuple(row) for row in session.execute(stmt)]
 
 
-def time_to_verify(where: list[Any]) -> sa.Subquery:
-    """Per incident of `where` with a finding: seconds from its receipt to its first finding."""
-    v = VerificationEvent.__table__.c  # type: ignore[attr-defined]
-    return (
-        sa.select(
-            seconds_between(INCIDENT.received_at, sa.func.min(v.occurred_at)).label("seconds")
+def _delay_where(principal: Principal, window: Window) -> list[sa.ColumnElement[bool]]:
+    """`window_where` on the `metrics_verify_delay` rollup, which keeps the incident columns the
+    window and the visibility rule read (occurred_at, admin1, parties, sensitivity, reporter)."""
+    clauses: list[sa.ColumnElement[bool]] = [
+        D.occurred_at >= window.start_at,
+        D.occurred_at < window.end_at,
+    ]
+    if not principal.sees_everything:
+        clauses.append(
+            sa.or_(D.reported_by == principal.name, D.sensitivity.in_(_readable(principal)))
         )
-        .select_from(
-            Incident.__table__.join(VerificationEvent.__table__, v.incident_id == INCIDENT.id)
-        )  # type: ignore[attr-defined]
-        .where(*where, v.finding.in_(_FOUND))
-        .group_by(INCIDENT.id, INCIDENT.received_at)
-        .subquery()
-    )
+    if window.region is not None:
+        clauses.append(D.admin1 == window.region)
+    if window.party_id is not None:
+        p = window.party_id
+        clauses.append(
+            sa.or_(D.alleged_party_id == p, D.target_party_id == p, D.attributed_party_id == p)
+        )
+    return clauses
 
 
-def seconds_to_verify(session: Session, where: list[Any]) -> list[float]:
-    """The seconds from receipt to first finding of each incident of `where` that has one,
-    ascending: one pass over the join (the percentiles are read from the list)."""
-    return sorted(float(s) for s in session.execute(sa.select(time_to_verify(where))).scalars())
+def seconds_to_verify(
+    session: Session, principal: Principal, window: Window, percents: Sequence[int]
+) -> tuple[int, list[float]]:
+    """How many incidents of the window have a finding, and the exact `percents` percentiles
+    (nearest rank, `flows.rank_of`) of their seconds from receipt to first finding.
+
+    Read from the `metrics_verify_delay` rollup (one row per incident with a finding, kept by
+    triggers, migration 0006) in one sorted pass (`row_number() OVER (ORDER BY delay_s)`), from
+    which only the rows at the wanted ranks leave the database. SQLite counts first (from the
+    index alone, cheaper there than a window count); PostgreSQL counts in the same pass, so that
+    it reads the rows once."""
+    where = _delay_where(principal, window)
+    rank = sa.func.row_number().over(order_by=D.delay_s)
+    n = 0
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:
+        n = int(session.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
+        if not n:
+            return 0, []
+        ranked = sa.select(D.delay_s.label("s"), rank.label("rank")).where(*where).subquery()
+        wanted: list[Any] = [flows.rank_of(n, q) + 1 for q in percents]
+        stmt = sa.select(ranked.c.rank, ranked.c.s).where(ranked.c.rank.in_(sorted(set(wanted))))
+    else:
+        count = sa.func.count().over().label("n")
+        ranked = sa.select(D.delay_s.label("s"), rank.label("rank"), count).where(*where).subquery()
+        # flows.rank_of, 1-based: ceil(q * n / 100) in integers (1 <= it <= n for 0 < q <= 100).
+        wanted = [(q * ranked.c.n + 99) // 100 for q in percents]
+        stmt = sa.select(ranked.c.rank, ranked.c.s, ranked.c.n).where(
+            sa.or_(*(ranked.c.rank == w for w in wanted))
+        )
+    rows = session.execute(stmt).all()
+    if not rows:
+        return 0, []
+    if not sqlite:
+        n = int(rows[0][2])
+    found = {int(row[0]): float(row[1]) for row in rows}
+    return n, [found[flows.rank_of(n, q) + 1] for q in percents]
 
 
 # DDR

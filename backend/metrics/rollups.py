@@ -1,8 +1,9 @@
 """The rollup tables (backend/metrics/models.py): recomputed from raw rows, and compared with them.
 
-Day to day the rollups are kept by triggers on `incident` (migration 0005), in the transaction
-that writes. `rebuild` recomputes them from scratch (`peacewatch metrics rebuild`); `recompute`
-gives what they should hold, for tests and checks.
+Day to day the rollups are kept by triggers on `incident` (migration 0005) and, for the delays to
+verify, on `verification_event` and `incident` (migration 0006), in the transaction that writes.
+`rebuild` recomputes them from scratch (`peacewatch metrics rebuild`); `recompute` gives what
+they should hold, for tests and checks.
 """
 
 from __future__ import annotations
@@ -20,6 +21,17 @@ VIOLATION_KEYS = ["day", *VIOLATION_DIMENSIONS, "fatalities"]
 _PARTIES = ("alleged_party_id", "target_party_id", "attributed_party_id")
 _PLACES = ("admin1", "admin2")
 _VERIFIED = "x.finding = 'verified' AND x.attributed_party_id IS NOT NULL"
+VERIFY_DIMS = (
+    "occurred_at",
+    "admin1",
+    "alleged_party_id",
+    "target_party_id",
+    "attributed_party_id",
+    "sensitivity",
+    "reported_by",
+)
+_FOUND = "('verified', 'disputed', 'refuted')"
+TABLES = ("metrics_incident_day", "metrics_violation_day", "metrics_verify_delay")
 
 
 def _expr(key: str, dialect: str) -> str:
@@ -40,6 +52,23 @@ def _expr(key: str, dialect: str) -> str:
     return f"x.{key}"
 
 
+def _delay(first: str, received: str, dialect: str) -> str:
+    """Seconds from `received` to `first`: the expression of sql.seconds_between and of 0006."""
+    if dialect == "sqlite":
+        return f"((julianday({first}) - julianday({received})) * 86400.0)"
+    return f"CAST(EXTRACT(EPOCH FROM ({first} - {received})) AS double precision)"
+
+
+def _delays(dialect: str) -> str:
+    first = "min(v.occurred_at)"
+    dims = ", ".join(f"x.{d}" for d in VERIFY_DIMS)
+    return (
+        f"SELECT x.id, {first}, {_delay(first, 'x.received_at', dialect)}, {dims} "  # noqa: S608
+        f"FROM incident AS x JOIN verification_event AS v ON v.incident_id = x.id "
+        f"WHERE v.finding IN {_FOUND} GROUP BY x.id"
+    )
+
+
 def _selects(dialect: str) -> dict[str, str]:
     cols = ", ".join(_expr(k, dialect) for k in INCIDENT_KEYS)
     vcols = ", ".join(_expr(k, dialect) for k in VIOLATION_KEYS)
@@ -52,12 +81,15 @@ def _selects(dialect: str) -> dict[str, str]:
         "metrics_violation_day": (
             f"SELECT {vcols}, count(*) FROM incident AS x WHERE {_VERIFIED} GROUP BY {vgroup}"  # noqa: S608
         ),
+        "metrics_verify_delay": _delays(dialect),
     }
 
 
 def _columns(table: str) -> str:
     if table == "metrics_incident_day":
         return ", ".join([*INCIDENT_KEYS, "incidents", "fatalities"])
+    if table == "metrics_verify_delay":
+        return ", ".join(["incident_id", "first_found_at", "delay_s", *VERIFY_DIMS])
     return ", ".join([*VIOLATION_KEYS, "incidents"])
 
 
@@ -85,7 +117,7 @@ def stored(session: Session) -> dict[str, set[tuple[Any, ...]]]:
     """The rollup rows as they are (as text, for comparison)."""
     return {
         table: _rows(session, f"SELECT {_columns(table)} FROM {table}")  # noqa: S608
-        for table in ("metrics_incident_day", "metrics_violation_day")
+        for table in TABLES
     }
 
 

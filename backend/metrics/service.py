@@ -397,12 +397,10 @@ def verification(
             session, where, QUEUE_SHOWN
         )
     ]
-    delays = queries.seconds_to_verify(session, where)
-    n = len(delays)
+    n, seconds = queries.seconds_to_verify(session, principal, window, (50, 90))
     median = p90 = None
     if n:
-        median = delays[flows.rank_of(n, 50)] / 86400
-        p90 = delays[flows.rank_of(n, 90)] / 86400
+        median, p90 = (s / 86400 for s in seconds)
     return VerificationReport(
         window=window.public(all_incidents=principal.sees_everything),
         incidents=sum(by_status.values()),
