@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     docs_enabled: bool = Field(default=True, description="Serve /docs and /openapi.json")
     log_level: str = "INFO"
 
-    # Measures (backend/metrics; docs/metrics.md explains each one and its defaults).
+    # Measures (backend/metrics; docs/methodology.md explains each one and its defaults).
     metrics_default_window_days: int = Field(default=90, ge=1)
     metrics_max_window_days: int = Field(default=3660, ge=1)
     # Points of a series are each measured over the trailing this-many days.

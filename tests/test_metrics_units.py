@@ -1,5 +1,5 @@
 """The measures' pure functions, on hand-made inputs whose answers are computed by hand
-(docs/metrics.md shows the same sums)."""
+(docs/methodology.md shows the same sums)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The measures leadership decides by (docs/metrics.md): pure computations over query results.
+"""The measures leadership decides by (docs/methodology.md): pure computations over query results.
 
 - `pam`, `scores`, `flows`, `alerts`: pure functions over plain rows, no database;
 - `queries`: the SQL that feeds them, aggregated in the database from rollup tables (`models`,

@@ -6,7 +6,7 @@ Every incident query applies the visibility rule of `visible_to`: the rollups ke
 a caller who does not see everything gets, besides the rollup rows of the sensitivities its role
 reads, its own other reports from raw rows (`_own_hidden`). The time to verify is read from the
 `metrics_verify_delay` rollup (migration 0006); the verification queue from raw rows by the partial
-index `ix_incident_queue` (see docs/metrics.md).
+index `ix_incident_queue` (see docs/methodology.md).
 """
 
 from __future__ import annotations
