@@ -14,14 +14,12 @@ from backend.deps import Reader, SettingsDep
 from backend.errors import InvalidInput
 from backend.models import metadata
 from backend.notices.hub import NoticeHub
-from backend.notices.service import SKIPPED_TABLES, is_link_table
+from backend.notices.service import is_topic
 from backend.schemas import responses
 
 router = APIRouter(tags=["notices"])
 
-TOPICS = frozenset(
-    t.name for t in metadata.sorted_tables if t.name not in SKIPPED_TABLES and not is_link_table(t)
-)
+TOPICS = frozenset(t.name for t in metadata.sorted_tables if is_topic(t))
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 RETRY_MS = 3_000  # how long an EventSource waits before it reconnects
 

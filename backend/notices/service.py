@@ -35,9 +35,8 @@ PUBLIC_FIELDS = ("topic", "id", "action")
 MAX_PAYLOAD_BYTES = 7_900
 
 # Tables whose rows are not records anyone subscribes to (secrets, bookkeeping).
-SKIPPED_TABLES = frozenset(
-    {"audit_entry", "api_token", "idempotency_key", "metrics_incident_day", "metrics_violation_day"}
-)
+SKIPPED_TABLES = frozenset({"audit_entry", "api_token", "idempotency_key"})
+ROLLUP_PREFIX = "metrics_"  # the measures' rollup tables, kept by triggers: bookkeeping too
 
 _QUEUE = "notices"
 _MARKS = "notices_savepoints"
@@ -83,6 +82,13 @@ def public_view(notice: Mapping[str, Any]) -> Notice:
 _link_cache: dict[sa.Table, bool] = {}
 
 
+def is_topic(table: sa.Table) -> bool:
+    """Whether changes to this table's rows are announced (records people follow)."""
+    return not (
+        table.name in SKIPPED_TABLES or table.name.startswith(ROLLUP_PREFIX) or is_link_table(table)
+    )
+
+
 def is_link_table(table: sa.Table) -> bool:
     """A table that only links records (its primary key is all foreign keys), e.g. agreement_party."""
     cached = _link_cache.get(table)
@@ -96,7 +102,7 @@ def is_link_table(table: sa.Table) -> bool:
 def _notice_of(obj: Any, action: str) -> Notice | None:
     mapper = sa.inspect(obj).mapper
     table = mapper.local_table
-    if not isinstance(table, sa.Table) or table.name in SKIPPED_TABLES or is_link_table(table):
+    if not isinstance(table, sa.Table) or not is_topic(table):
         return None
     record_id = ",".join(str(v) for v in mapper.primary_key_from_instance(obj))
     return make_notice(
