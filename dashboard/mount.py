@@ -14,7 +14,7 @@ from backend.auth.service import Principal
 from backend.config import Settings
 from backend.exports.filters import ExportFilters
 from backend.exports.router import export_response
-from backend.notices.router import _HEADERS, _events
+from backend.notices.router import event_stream
 from dashboard.app import create_dash
 from dashboard.auth import COOKIE, Sessions
 from dashboard.exports import EXPORT_PATH
@@ -36,12 +36,7 @@ def mount_dashboard(app: FastAPI, settings: Settings) -> None:
         principal = await run_in_threadpool(sessions.principal, request.cookies.get(COOKIE))
         if principal is None:
             return JSONResponse({"detail": "signed out; sign in at /signin"}, status_code=401)
-        hub = request.app.state.notices.hub
-        return StreamingResponse(
-            _events(hub, principal, None, settings.stream_heartbeat_seconds),
-            media_type="text/event-stream",
-            headers=_HEADERS,
-        )
+        return event_stream(request, principal, None, settings)
 
     @app.get(EXPORT_PATH + "/{kind}.{format}", include_in_schema=False, response_model=None)
     def dashboard_export(

@@ -21,6 +21,7 @@ from sqlmodel import Session, SQLModel, col, select
 from backend.auth.permissions import Permission
 from backend.auth.service import Principal
 from backend.config import Settings
+from backend.db import utcnow
 from backend.ddr.models import DdrMilestone, DdrMilestoneCreate, DdrMilestonePublic
 from backend.diplomacy.models import (
     TrackActivity,
@@ -170,8 +171,6 @@ def _prepare_incidents(
 def _prepare_milestones(
     session: Session, principal: Principal, settings: Settings, entries: list[Entry]
 ) -> None:
-    from backend.db import utcnow
-
     today = utcnow().date()
     _each(entries, lambda e: check_past_date(e.data.achieved_on, field="achieved_on", today=today))
     _require_parties(session, entries, lambda e: {"party_id": e.data.party_id})

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from backend.auth.service import Principal
+from backend.config import Settings
 from backend.deps import Reader, SettingsDep
 from backend.errors import InvalidInput
 from backend.models import metadata
@@ -89,10 +90,17 @@ async def stream(
     """
     # The request's database session ends when this function returns (its dependency's scope is
     # the function), so an open stream holds no connection or transaction.
-    wanted = _topics(topics)
+    return event_stream(request, principal, _topics(topics), settings)
+
+
+def event_stream(
+    request: Request, principal: Principal, topics: frozenset[str] | None, settings: Settings
+) -> StreamingResponse:
+    """The notices `principal` may see, as an open Server-Sent Events response (the API's stream
+    and the dashboard's, which signs in by cookie, are this one response)."""
     hub: NoticeHub = request.app.state.notices.hub
     return StreamingResponse(
-        _events(hub, principal, wanted, settings.stream_heartbeat_seconds),
+        _events(hub, principal, topics, settings.stream_heartbeat_seconds),
         media_type="text/event-stream",
         headers=_HEADERS,
     )
