@@ -75,6 +75,7 @@ def write(
                 by_kind[entry.kind.name].append(entry)
         for name, group in by_kind.items():
             KINDS[name].prepare(session, principal, settings, group)
+        _answer_late_twins(session, [e for group in by_kind.values() for e in group])
         staged = [e for group in by_kind.values() for e in group if e.open and e.row]
         staged = _reserve(session, settings, staged)
         _insert(session, staged)
@@ -175,6 +176,18 @@ def _answer_known(session: Session, entries: list[Entry]) -> None:
     for entry in open_:
         row = known.get(entry.claim.ident)  # type: ignore[union-attr]
         if row is not None:
+            _answer_from(entry, row)
+
+
+def _answer_late_twins(session: Session, entries: list[Entry]) -> None:
+    """An id found taken may be the same record, stored by a concurrent request since our key
+    lookup (PostgreSQL runs writers side by side): answer it from its key row as a replay."""
+    taken = [e for e in entries if e.status == "conflict" and e.claim is not None]
+    known = idempotency.find(session, [e.claim for e in taken])  # type: ignore[misc]
+    for entry in taken:
+        row = known.get(entry.claim.ident)  # type: ignore[union-attr]
+        if row is not None:
+            entry.status, entry.error, entry.errors = None, None, []
             _answer_from(entry, row)
 
 
