@@ -5,6 +5,7 @@ No engine exists at import time: `Database(settings)` makes one, and the app kee
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +56,17 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class JsonText(str):
+    """A JSON document serialised already: a JSON column stores it as it is, not encoded again."""
+
+    __slots__ = ()
+
+
+def dump_json(value: Any) -> str:
+    """How JSON columns serialise their values (the engines' `json_serializer`)."""
+    return value if type(value) is JsonText else json.dumps(value)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
@@ -110,11 +122,16 @@ def make_engine(settings: Settings) -> Engine:
             },
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
+            json_serializer=dump_json,
         )
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return sa.create_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=True,
+        json_serializer=dump_json,
     )
 
 

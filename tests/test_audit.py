@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from backend.audit.models import AuditEntry
-from backend.audit.service import verify_chain
+from backend.audit.service import entry_hash, verify_chain
+from backend.vocab import Role
 from tests.helpers import incident_body
 
 BIN = Path(sys.executable).with_name("peacewatch")
@@ -125,3 +130,49 @@ def test_export_quotes_the_head_and_count(db, history, database_url):
     )
     assert ok.returncode == 0
     assert report.head_hash in ok.stdout
+
+
+def test_the_hash_of_an_entry_never_changes_its_recipe():
+    """Chains written by earlier versions must still verify: the hash of a fixed entry is pinned
+    (SHA-256 of the JSON array of its fields, `changes` with sorted keys, compact, UTF-8)."""
+    changes = {
+        "id": str(uuid.UUID("12345678-1234-5678-1234-567812345678")),
+        "occurred_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).isoformat(),
+        "on": date(2026, 1, 2).isoformat(),
+        "q": str(Decimal("1.50")),
+        "role": Role.reporter.value,
+        "title": "Frappe près de Kadugli — ✓",
+        "n": 3,
+        "f": 1.25,
+        "b": True,
+        "none": None,
+        "nested": {"b": [1, "x"], "a": {"z": 1, "y": 2}},
+    }
+    entry = AuditEntry(
+        seq=7,
+        at=datetime(2026, 11, 25, 12, 0, 0, 123456, tzinfo=UTC),
+        actor="patrol-7",
+        actor_role="reporter",
+        action="create",
+        record_kind="incident",
+        record_id="12345678-1234-5678-1234-567812345678",
+        changes=changes,
+        prev_hash="ab" * 32,
+        hash="",
+    )
+    expected = "24d558fdb885a0b3e008110e4a74df7b0d4b7c412516fb7acd19a351fbe1eef2"
+    assert entry_hash(entry) == expected
+    # The same text as encoding the whole array at once, as the first version did.
+    payload = [
+        7,
+        entry.at.isoformat(),
+        "patrol-7",
+        "reporter",
+        "create",
+        "incident",
+        entry.record_id,
+        changes,
+        "ab" * 32,
+    ]
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(raw.encode()).hexdigest() == expected

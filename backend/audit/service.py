@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from backend.audit.models import AuditEntry
-from backend.db import utcnow
+from backend.db import JsonText, utcnow
 from backend.pagination import keyset_page
 
 GENESIS = "0" * 64
@@ -37,50 +37,54 @@ def set_actor(session: Session, name: str, role: str) -> None:
     session.info["audit_actor"] = (name, role)
 
 
-_PLAIN = (str, int, float, bool, type(None))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, _PLAIN):
-        return value
+def _plain(value: Any) -> Any:
+    """A value JSON has no type for, as the trail stores it (the encoder's `default`)."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, uuid.UUID):
+    if isinstance(value, uuid.UUID | Decimal):
         return str(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
+    raise TypeError(f"cannot store a {type(value).__name__} in the audit trail")
 
 
-_HASHED = (
-    "seq",
-    "at",
-    "actor",
-    "actor_role",
-    "action",
-    "record_kind",
-    "record_id",
-    "changes",
-    "prev_hash",
-)
+# One encoder for what an entry stores and for what its hash covers: compact, keys sorted, UTF-8.
+_encode = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_plain
+).encode
 
 
-def _hash(fields: dict[str, Any]) -> str:
-    """The entry's hash; every field but `at` is JSON-ready already (`changes` as stored)."""
-    payload = [fields[name] for name in _HASHED]
-    payload[1] = payload[1].isoformat()
-    raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def _hash(
+    seq: int,
+    at: datetime,
+    actor: str,
+    actor_role: str,
+    action: str,
+    record_kind: str,
+    record_id: str,
+    changes_json: str,
+    prev_hash: str,
+) -> str:
+    """The entry's hash: SHA-256 of the JSON array of its fields in this order (`changes` as its
+    canonical JSON text, `at` in ISO 8601). Built by joining the fields' encodings, which gives
+    the very text that encoding the array at once would."""
+    parts = (seq, at.isoformat(), actor, actor_role, action, record_kind, record_id)
+    raw = f"[{','.join(map(_encode, parts))},{changes_json},{_encode(prev_hash)}]"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def entry_hash(entry: AuditEntry) -> str:
-    return _hash({name: getattr(entry, name) for name in _HASHED})
+    return _hash(
+        entry.seq,
+        entry.at,
+        entry.actor,
+        entry.actor_role,
+        entry.action,
+        entry.record_kind,
+        entry.record_id,
+        _encode(entry.changes),
+        entry.prev_hash,
+    )
 
 
 def _describe(obj: Any, *, new: bool) -> tuple[str, str, dict[str, Any]] | None:
@@ -97,12 +101,12 @@ def _describe(obj: Any, *, new: bool) -> tuple[str, str, dict[str, Any]] | None:
         if key in hidden:
             continue
         if new:
-            changes[key] = _jsonable(getattr(obj, key))
+            changes[key] = getattr(obj, key)
             continue
         history = state.attrs[key].history
         if history.has_changes():
             old = history.deleted[0] if history.deleted else None
-            changes[key] = [_jsonable(old), _jsonable(getattr(obj, key))]
+            changes[key] = [old, getattr(obj, key)]
     if not new and not changes:
         return None
     return kind, record_id, changes
@@ -137,19 +141,23 @@ def append(session: OrmSession, records: Iterable[tuple[str, str, str, dict[str,
     rows = []
     for action, kind, record_id, changes in records:
         seq += 1
-        row = {
-            "seq": seq,
-            "at": now,
-            "actor": actor,
-            "actor_role": role,
-            "action": action,
-            "record_kind": kind,
-            "record_id": record_id,
-            "changes": _jsonable(changes),
-            "prev_hash": prev,
-        }
-        row["hash"] = prev = _hash(row)
-        rows.append(row)
+        changes_json = _encode(changes)
+        digest = _hash(seq, now, actor, role, action, kind, record_id, changes_json, prev)
+        rows.append(
+            {
+                "seq": seq,
+                "at": now,
+                "actor": actor,
+                "actor_role": role,
+                "action": action,
+                "record_kind": kind,
+                "record_id": record_id,
+                "changes": JsonText(changes_json),  # stored as hashed, not encoded again
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
     session.connection().execute(sa.insert(AuditEntry), rows)
     session.info["audit_head"] = (seq, prev)
 

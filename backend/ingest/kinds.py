@@ -93,7 +93,10 @@ class Kind:
         fields = dict(entry.row or {})
         if self.table is TrackActivity:
             fields["party_ids"] = sorted(row["party_id"] for _, row in entry.extra_rows)
-        return self.public.model_validate(fields).model_dump(mode="json")
+        # `model_validate(...).model_dump(mode="json")` by the model's own validator and
+        # serialiser, less SQLModel's wrappers around them.
+        public = self.public.__pydantic_validator__.validate_python(fields)
+        return self.public.__pydantic_serializer__.to_python(public, mode="json")
 
 
 def _each(entries: Iterable[Entry], check: Callable[[Entry], None]) -> None:
@@ -143,8 +146,13 @@ def _refuse_taken_ids(session: Session, table: type[SQLModel], entries: list[Ent
     _each(entries, check)
 
 
+def _fields(entry: Entry) -> dict[str, Any]:
+    """The parsed fields as they are (flat models: no dump needed). Read only."""
+    return entry.data.__dict__
+
+
 def _values(entry: Entry, **extra: Any) -> dict[str, Any]:
-    values = dict(entry.data)  # the parsed fields as they are (flat models: no dump needed)
+    values = dict(_fields(entry))
     if values.get("id") is None:
         values.pop("id", None)
     return {**values, **extra}
@@ -153,7 +161,7 @@ def _values(entry: Entry, **extra: Any) -> dict[str, Any]:
 def _prepare_incidents(
     session: Session, principal: Principal, settings: Settings, entries: list[Entry]
 ) -> None:
-    _each(entries, lambda e: check_times(dict(e.data), settings))
+    _each(entries, lambda e: check_times(_fields(e), settings))
     _require_parties(
         session,
         entries,
@@ -183,7 +191,7 @@ def _prepare_milestones(
 def _prepare_activities(
     session: Session, principal: Principal, settings: Settings, entries: list[Entry]
 ) -> None:
-    _each(entries, lambda e: check_activity(dict(e.data)))
+    _each(entries, lambda e: check_activity(_fields(e)))
     _require_parties(
         session,
         entries,

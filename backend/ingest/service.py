@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter, defaultdict
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -119,7 +120,8 @@ def _parse(index: int, item: SyncItem, principal: Principal) -> Entry:
         entry.refuse(InvalidInput(f"a {kind.name} item takes no subject_id", field="subject_id"))
         return entry
     try:
-        entry.data = kind.create.model_validate(item.data)
+        # The model's own validator: what `model_validate` runs, less SQLModel's wrapper around it.
+        entry.data = kind.create.__pydantic_validator__.validate_python(item.data)
     except ValidationError as exc:
         entry.status = "rejected"
         entry.errors = [
@@ -278,8 +280,12 @@ def _notices(entries: list[Entry]) -> list[dict[str, Any]]:
 
 
 def _record_id(table: type[SQLModel], row: dict[str, Any]) -> str:
-    keys = [c.key for c in sa.inspect(table).primary_key]
-    return ",".join(str(row[k]) for k in keys)
+    return ",".join(str(row[k]) for k in _primary_key(table))
+
+
+@cache
+def _primary_key(table: type[SQLModel]) -> tuple[str, ...]:
+    return tuple(c.key for c in sa.inspect(table).primary_key)
 
 
 def _derive_subjects(session: Session, created: list[Entry]) -> None:
