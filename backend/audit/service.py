@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, col, select
 
 from backend.audit.models import AuditEntry
+from backend.bulk import insert_rows
 from backend.db import JsonText, utcnow
 from backend.pagination import keyset_page
 
@@ -158,7 +159,7 @@ def append(session: OrmSession, records: Iterable[tuple[str, str, str, dict[str,
             }
         )
         prev = digest
-    session.connection().execute(sa.insert(AuditEntry), rows)
+    insert_rows(session.connection(), AuditEntry.__table__, rows)  # type: ignore[attr-defined]
     session.info["audit_head"] = (seq, prev)
 
 

@@ -23,6 +23,7 @@ from sqlmodel import Session, SQLModel
 
 from backend.audit import service as audit
 from backend.auth.service import Principal
+from backend.bulk import insert_rows
 from backend.config import Settings
 from backend.errors import Conflict, DomainError, Forbidden, InvalidInput
 from backend.ingest import idempotency
@@ -253,8 +254,7 @@ def _insert_rows(session: Session, entries: list[Entry]) -> None:
     conn = session.connection()
     ordered = sorted(rows, key=lambda t: _ORDER.index(t.__tablename__))  # type: ignore[attr-defined]
     for table in [*ordered, *links]:
-        batch = rows.get(table) or links[table]
-        conn.execute(sa.insert(table), batch)
+        insert_rows(conn, table.__table__, rows.get(table) or links[table])  # type: ignore[attr-defined]
     audit.append(
         session,
         [

@@ -1,0 +1,95 @@
+"""Set-based inserts (backend.bulk): rows sent by COPY or executemany read back exactly as the
+same rows inserted by SQLAlchemy Core do, types and all, and fire the tables' triggers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from backend.audit.models import AuditEntry
+from backend.bulk import insert_rows
+from backend.db import JsonText
+from backend.incidents.models import Incident, IncidentCreate
+from backend.ingest.kinds import new_row
+from tests.helpers import incident_body
+
+INCIDENT = Incident.__table__  # type: ignore[attr-defined]
+AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+def _incidents(n: int) -> list[dict]:
+    rows = []
+    for i in range(n):
+        body = incident_body(
+            id=str(uuid.uuid4()),
+            occurred_at=(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(hours=i)).isoformat(),
+            description=f"Report {i}: «ceasefire» line crossed — ✓",
+            fatalities=i % 4,
+            sensitivity=("public", "restricted", "confidential")[i % 3],
+            latitude=6.25 + i / 1000,
+        )
+        data = IncidentCreate.model_validate(body)
+        rows.append(new_row(Incident, dict(data), reported_by="patrol-1"))
+    return rows
+
+
+def _read(db, table: sa.Table) -> dict:
+    key = table.c.id if "id" in table.c else table.c.seq
+    with db.engine.connect() as conn:
+        return {r._mapping[key.name]: dict(r._mapping) for r in conn.execute(sa.select(table))}
+
+
+def test_bulk_rows_read_back_as_core_inserted_rows(db):
+    core = _incidents(20)
+    bulk = [{**row, "id": uuid.uuid4()} for row in core]  # the same records under other ids
+    with db.session() as session:
+        conn = session.connection()
+        conn.execute(sa.insert(INCIDENT), core)
+        insert_rows(conn, INCIDENT, bulk)
+    stored = _read(db, INCIDENT)
+    assert len(stored) == 40
+    for by_core, by_bulk in zip(core, bulk, strict=True):
+        a, b = stored[by_core["id"]], stored[by_bulk["id"]]
+        assert {**a, "id": None} == {**b, "id": None}  # column by column, types and all
+        assert {k: b[k] for k in by_bulk} == by_bulk  # as given (enums equal their values)
+        assert b["occurred_at"].tzinfo is not None
+
+
+def test_bulk_rows_fire_the_tables_triggers(db):
+    rows = _incidents(12)
+    with db.session() as session:
+        insert_rows(session.connection(), INCIDENT, rows)
+    with db.engine.connect() as conn:  # the daily rollup (migration 0005) counted them
+        counted = conn.execute(
+            sa.text("SELECT coalesce(sum(incidents), 0) FROM metrics_incident_day")
+        ).scalar()
+    assert counted == 12
+
+
+def test_json_text_is_stored_as_the_document_it_is(db):
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    rows = [
+        {
+            "seq": i,
+            "at": at,
+            "actor": "a",
+            "actor_role": "admin",
+            "action": "create",
+            "record_kind": "incident",
+            "record_id": str(i),
+            "changes": JsonText(f'{{"n":{i},"title":"près"}}')
+            if i % 2
+            else {"n": i, "title": "près"},
+            "prev_hash": "0" * 64,
+            "hash": f"{i:064x}",
+        }
+        for i in range(1, 11)
+    ]
+    with db.session() as session:
+        insert_rows(session.connection(), AUDIT, rows)
+    stored = _read(db, AUDIT)
+    assert {seq: r["changes"] for seq, r in stored.items()} == {
+        i: {"n": i, "title": "près"} for i in range(1, 11)
+    }
