@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from backend.auth.service import Principal
+from backend.bulk import insert_rows
 from backend.config import Settings
 from backend.db import Database, utcnow
 from backend.errors import Conflict
@@ -168,30 +170,33 @@ def settle(session: Session, answers: list[Answer], settings: Settings) -> None:
     if not answers:
         return
     if _one_writer(session):
-        session.connection().execute(sa.insert(_TABLE), _key_rows(answers, settings))
+        insert_rows(session.connection(), _TABLE, _key_rows(answers, settings))
         return
-    stmt = (
-        sa.update(_TABLE)
-        .where(_TABLE.c.scope == sa.bindparam("b_scope"), _TABLE.c.key == sa.bindparam("b_key"))
-        .values(
-            record_id=sa.bindparam("b_record_id"),
-            status_code=sa.bindparam("b_status"),
-            response=sa.bindparam("b_response", type_=sa.JSON),
-        )
-    )
+    # PostgreSQL: one UPDATE joined to the answers as arrays, not one UPDATE per key.
+    columns = list(zip(*answers, strict=True))
     session.connection().execute(
-        stmt,
-        [
-            {
-                "b_scope": c.scope,
-                "b_key": c.key,
-                "b_record_id": record_id,
-                "b_status": status,
-                "b_response": body,
-            }
-            for c, record_id, status, body in answers
-        ],
+        _SETTLE,
+        {
+            "scopes": [c.scope for c in columns[0]],
+            "keys": [c.key for c in columns[0]],
+            "record_ids": list(columns[1]),
+            "statuses": list(columns[2]),
+            "responses": [None if b is None else json.dumps(b) for b in columns[3]],
+        },
     )
+
+
+_SETTLE = sa.text(
+    """
+    UPDATE idempotency_key AS k
+    SET record_id = a.record_id, status_code = a.status_code, response = a.response
+    FROM unnest(
+        CAST(:scopes AS text[]), CAST(:keys AS text[]), CAST(:record_ids AS text[]),
+        CAST(:statuses AS integer[]), CAST(:responses AS json[])
+    ) AS a (scope, key, record_id, status_code, response)
+    WHERE k.scope = a.scope AND k.key = a.key
+    """
+)
 
 
 def release(session: Session, claims: Iterable[Claim]) -> None:
