@@ -12,6 +12,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from backend.audit import service as audit
 from backend.auth.models import ApiToken
+from backend.bulk import insert_rows
 from backend.db import Database
 from backend.demo import scenario as S
 from backend.demo.generate import DEFAULT_SEED, SEEDER, DemoData, generate
@@ -92,7 +93,7 @@ def write(session: Session, data: DemoData) -> dict[str, int]:
         name = table.__tablename__  # type: ignore[attr-defined]
         keys = [c.key for c in sa.inspect(table).primary_key]
         for start in range(0, len(rows), 1000):
-            conn.execute(sa.insert(table), rows[start : start + 1000])
+            insert_rows(conn, table.__table__, rows[start : start + 1000])  # type: ignore[attr-defined]
         entries += [("create", name, ",".join(str(r[k]) for k in keys), r) for r in rows]
         written[name] += len(rows)
     audit.append(session, entries)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from backend.audit.service import append as audit_append
+from backend.bulk import insert_rows
 from backend.db import utcnow
 from backend.imports import acled, ucdp
 from backend.imports.mapping import OWNED_FIELDS, Event
@@ -183,7 +184,7 @@ class _Run:
             self._note_change(event, old["id"], changes)
         conn = session.connection()
         if inserts:
-            conn.execute(sa.insert(_TABLE), inserts)
+            insert_rows(conn, _TABLE, inserts)
         if updates:
             conn.execute(_UPDATE, updates)
         audit_append(session, audit)
