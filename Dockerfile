@@ -30,5 +30,9 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 
-# Migrations are a start step; the app itself never creates tables.
+# Migrations are a start step; the app itself never creates tables, and every server process
+# refuses to serve on a schema that is not the newest. compose.yaml runs `peacewatch db upgrade`
+# as its own one-shot service and starts the app with `serve` alone; containers that migrate as
+# they start at the same time take turns (a PostgreSQL advisory lock). PEACEWATCH_WORKERS=N runs
+# N server processes (PostgreSQL only; docs/deployment.md).
 CMD ["sh", "-c", "peacewatch db upgrade && exec peacewatch serve --host 0.0.0.0 --port 8000"]

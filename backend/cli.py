@@ -18,6 +18,7 @@ from backend.demo.cli import demo_command, simulate_command
 from backend.errors import DomainError
 from backend.exports.cli import brief_command, export_command
 from backend.imports.cli import import_app
+from backend.ops.cli import backup_command, restore_command
 from backend.vocab import Role
 
 app = typer.Typer(no_args_is_help=True, help="PeaceWatch: ceasefire, DDR and diplomacy monitoring.")
@@ -32,6 +33,8 @@ app.command("simulate")(simulate_command)
 app.add_typer(import_app, name="import")
 app.command("export")(export_command)
 app.command("brief")(brief_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 metrics_app = typer.Typer(no_args_is_help=True, help="The measures' rollup tables.")
 app.add_typer(metrics_app, name="metrics")
 
@@ -48,14 +51,12 @@ def _database() -> Database:
 
 
 def _require_current_schema(db: Database) -> None:
-    from backend.migrate import pending
+    from backend.migrate import SchemaNotCurrent, require_current
 
-    current, head = pending(db)
-    if current != head:
-        raise _fail(
-            f"the database schema is at {current or 'nothing'} but this version needs {head}; "
-            "run `peacewatch db upgrade` first"
-        )
+    try:
+        require_current(db)
+    except SchemaNotCurrent as exc:
+        raise _fail(str(exc)) from None
 
 
 @db_app.command("upgrade")
@@ -239,30 +240,32 @@ def _first_admin(db: Database, host: str, port: int) -> None:
 def serve(
     host: Annotated[str, typer.Option(envvar="HOST")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT")] = 8000,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="PEACEWATCH_WORKERS",
+            help="Server processes; more than one needs PostgreSQL (docs/deployment.md)",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API and the dashboard. The schema must be migrated first."""
     import uvicorn
 
     settings = Settings()
+    if workers > 1 and settings.is_sqlite:
+        raise _fail(_SQLITE_WORKERS.format(workers=workers), code=2)
     db = Database(settings)
     try:
         _require_current_schema(db)
         _first_admin(db, host, port)
     finally:
         db.dispose()
+    # Each worker checks the schema again as it starts (backend.migrate.check_at_startup), so a
+    # worker that uvicorn restarts later never serves on a schema changed behind its back.
     level = settings.log_level.lower()
     if workers > 1:
-        uvicorn.run(
-            "backend.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            proxy_headers=True,
-            log_level=level,
-            timeout_graceful_shutdown=_GRACEFUL_S,
-        )
+        _serve_workers(host=host, port=port, workers=workers, log_level=level)
     else:
         from backend.app import create_app
 
@@ -276,8 +279,38 @@ def serve(
         )
 
 
+def _serve_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
+    """uvicorn's own worker processes, each building the app with `create_app()` from the same
+    environment. As `uvicorn.run` does, but a worker that failed to start (an old schema) makes
+    the exit status 3 instead of 0, so that a supervisor sees the failure."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
+        "backend.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level=log_level,
+        timeout_graceful_shutdown=_GRACEFUL_S,
+    )
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        raise _fail("a worker could not start (its error is above); stopped", code=STARTUP_FAILURE)
+
+
 # Open live streams never end by themselves: on shutdown they get this long, then are closed.
 _GRACEFUL_S = 5
+_SQLITE_WORKERS = (
+    "--workers {workers} needs PostgreSQL: on SQLite each worker would hear only its own commits, "
+    "so live streams would miss records, and the workers would queue for one file's write lock. "
+    "Serve with one worker, or set PEACEWATCH_DATABASE_URL=postgresql+psycopg://... "
+    "(docs/deployment.md)"
+)
 
 
 def main() -> None:

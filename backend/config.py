@@ -41,6 +41,11 @@ class Settings(BaseSettings):
 
     # Requests per API token per minute, per server process (0: no limit).
     rate_limit_per_minute: int = Field(default=1200, ge=0)
+    # Failed token checks (unknown, revoked, expired or malformed token) per client address per
+    # minute, per server process, before every token check from that address gets 429 for a
+    # while: guessing tokens is slowed to this pace (0: no limit). Behind a reverse proxy, run
+    # uvicorn with --proxy-headers so that the address is the client's, not the proxy's.
+    auth_failures_per_minute: int = Field(default=20, ge=0)
     # A checked token is trusted this long without reading the token table again (0: never).
     # Revoking through the API takes effect at once; through the CLI, within this many seconds.
     token_cache_seconds: float = Field(default=5, ge=0)
@@ -94,6 +99,11 @@ class Settings(BaseSettings):
     alert_spike_min_incidents: int = Field(default=5, ge=1)
     alert_compliance_drop: float = Field(default=15.0, gt=0)
     alert_spoiler_min_incidents: int = Field(default=3, ge=1)
+    # New alerts on the live stream (backend/metrics/watch.py): checked this long after a write
+    # that can change them (a burst is checked once), and every `alert_check_seconds` anyway.
+    alert_watch_enabled: bool = Field(default=True, description="Announce new alerts live")
+    alert_debounce_seconds: float = Field(default=2.0, ge=0, le=600)
+    alert_check_seconds: float = Field(default=300.0, gt=0)
 
     # Dashboard (dashboard/; README "Dashboard"). Its session cookies are signed with this key;
     # when unset, one is generated once into `dashboard_secret_file` and read from there, so every

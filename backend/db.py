@@ -88,6 +88,9 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     # briefly. Should it ever not come back, a writer waits at most the busy timeout for it.
     turn = threading.Lock()
     wait_s = busy_timeout_ms / 1000
+    # Who holds the turn, by Connection rather than in `conn.info`: a connection invalidated
+    # mid-transaction (a read-only database drops the pool) can no longer reach its info.
+    holding: dict[str, sa.Connection | None] = {"conn": None}
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
@@ -95,7 +98,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         # then writes can fail at once with SQLITE_BUSY instead of waiting for the busy timeout.
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode == "IMMEDIATE" and turn.acquire(timeout=wait_s):
-            conn.info["sqlite_turn"] = True
+            holding["conn"] = conn
         try:
             conn.exec_driver_sql(f"BEGIN {mode}")
         except BaseException:
@@ -105,7 +108,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "commit")
     @event.listens_for(engine, "rollback")
     def _end(conn: sa.Connection) -> None:
-        if conn.info.pop("sqlite_turn", False):
+        if holding["conn"] is conn:
+            holding["conn"] = None
             turn.release()
 
 
@@ -140,12 +144,14 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         from backend.audit.service import install as install_audit_trail
+        from backend.dbfaults import install as install_storage_faults
         from backend.notices.service import install as install_notices
 
         install_audit_trail()
         install_notices()
         self.settings = settings
         self.engine = make_engine(settings)
+        install_storage_faults(self.engine)
         self._writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
 
     @property

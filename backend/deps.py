@@ -15,7 +15,7 @@ from backend.auth.permissions import Permission
 from backend.auth.service import Principal, TokenCache, bearer_secret, hash_token, token_holder
 from backend.config import Settings
 from backend.db import Database
-from backend.errors import RateLimited
+from backend.errors import RateLimited, Unauthenticated
 from backend.ratelimit import RateLimiter
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -42,11 +42,25 @@ async def get_principal(
     request: Request,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    digest = hash_token(bearer_secret(request.headers.get("authorization")))
-    cache: TokenCache = request.app.state.token_cache
-    principal = cache.get(digest)
-    if principal is None:
-        principal = await run_in_threadpool(_look_up, request.app.state.db, cache, digest)
+    authorization = request.headers.get("authorization")
+    failures: RateLimiter = request.app.state.auth_failures
+    client = request.client.host if request.client else "unknown"
+    if authorization and (retry_after := failures.wait(client)):
+        # Refused whether or not this token is good, so that guessing learns nothing meanwhile.
+        raise RateLimited(
+            f"too many failed token checks from {client}; retry in {retry_after} s",
+            retry_after=retry_after,
+        )
+    try:
+        digest = hash_token(bearer_secret(authorization))
+        cache: TokenCache = request.app.state.token_cache
+        principal = cache.get(digest)
+        if principal is None:
+            principal = await run_in_threadpool(_look_up, request.app.state.db, cache, digest)
+    except Unauthenticated:
+        if authorization:  # a token was presented and failed: a guess, or a stale one
+            failures.hit(client)
+        raise
     limiter: RateLimiter = request.app.state.rate_limiter
     if retry_after := limiter.hit(principal.name):
         raise RateLimited(
@@ -88,6 +102,7 @@ def requires(permission: Permission):
         principal.require(permission)
         return principal
 
+    _check.permission = permission  # type: ignore[attr-defined]  # read by tests/test_owasp.py
     return Depends(_check)
 
 

@@ -45,6 +45,7 @@ class RateLimited(DomainError):
 
 
 class Unavailable(DomainError):
-    """The server cannot take the request now (starting, stopping); the client should retry."""
+    """The server cannot take the request now (stopping; a full disk or a read-only database,
+    see `backend.dbfaults`); nothing of it was stored, and the client should retry."""
 
     status_code = 503

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids, body-size limit, security headers."""
+"""Pure ASGI middleware: request ids, body-size limit, NUL bytes in URLs, security headers."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import itertools
 import json
 import secrets
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -60,6 +61,47 @@ class RequestContextMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class NulByteMiddleware:
+    """Refuses a URL carrying a NUL byte (`%00`) with 422 naming the parameter: no PeaceWatch
+    value may hold one (PostgreSQL cannot store it), and a filter or a path name passing one to
+    the database would fail there instead."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (field := _nul_field(scope)):
+            message = "must not contain NUL bytes"
+            body = {
+                "detail": f"invalid request: {field}: {message}",
+                "errors": [{"field": field, "message": message, "type": "value_error"}],
+                "request_id": scope.get("state", {}).get("request_id"),
+            }
+            await _send_json(send, 422, body)
+            return
+        await self.app(scope, receive, send)
+
+
+def _nul_field(scope: Scope) -> str | None:
+    """The first query parameter (or the path) that holds a NUL byte, if any."""
+    if "\x00" in scope["path"]:
+        return "path"
+    query = scope.get("query_string", b"")
+    if b"%00" not in query and b"\x00" not in query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            return name.replace("\x00", "")
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    raw = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw})
 
 
 class _TooLarge(HTTPException):

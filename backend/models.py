@@ -15,8 +15,14 @@ from backend.ddr.models import DdrMilestone, DdrTarget
 from backend.diplomacy.models import TrackActivity, TrackActivityParty
 from backend.incidents.models import Incident
 from backend.ingest.models import IdempotencyKey
-from backend.metrics.models import IncidentDayRollup, VerifyDelay, ViolationDayRollup
+from backend.metrics.models import (
+    AlertSeen,
+    IncidentDayRollup,
+    VerifyDelay,
+    ViolationDayRollup,
+)
 from backend.parties.models import Party
+from backend.surveys.models import PerceptionSurvey
 from backend.verification.models import VerificationEvent
 
 metadata = SQLModel.metadata
@@ -24,6 +30,7 @@ metadata = SQLModel.metadata
 __all__ = [
     "Agreement",
     "AgreementParty",
+    "AlertSeen",
     "ApiToken",
     "AuditEntry",
     "Commitment",
@@ -35,6 +42,7 @@ __all__ = [
     "Incident",
     "IncidentDayRollup",
     "Party",
+    "PerceptionSurvey",
     "TrackActivity",
     "TrackActivityParty",
     "VerificationEvent",

@@ -63,6 +63,21 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return max(1, math.ceil((1.0 - tokens) / self._rate - _EPSILON))
 
+    def wait(self, key: str) -> int:
+        """Like `hit`, but takes nothing: 0 if a request would be allowed now, else the whole
+        seconds until one would."""
+        if not self.enabled:
+            return 0
+        with self._lock:
+            held = self._buckets.get(key)
+            if held is None:
+                return 0
+            tokens, last = held
+            tokens = min(float(self.per_minute), tokens + (self._clock() - last) * self._rate)
+            if tokens >= 1.0 - _EPSILON:
+                return 0
+            return max(1, math.ceil((1.0 - tokens) / self._rate - _EPSILON))
+
     def _forget_idle(self, now: float) -> None:
         """Drop buckets that have refilled completely (amortised O(1): oldest first)."""
         full_after = WINDOW_SECONDS  # an empty bucket is full again after one window

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from datetime import UTC, date, datetime
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from sqlmodel import SQLModel
 
 
@@ -28,8 +39,28 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_text(value: Any) -> Any:
+    """Dates and times come as ISO 8601 text, as the schema says; pydantic would also read a
+    number (`0`, `"1700000000"`) as a Unix time, and a mistyped field would pass as 1970."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("expected an ISO 8601 date or time, e.g. 2026-11-20 or 2026-11-20T10:15:00Z")
+
+
+def json_bool(value: Any) -> Any:
+    """`true` or `false` (a query's `true`/`false` text too), never a number or `"yes"`."""
+    if isinstance(value, bool) or value in ("true", "false"):
+        return value
+    raise ValueError("expected true or false")
+
+
+# A day from a client, written YYYY-MM-DD.
+IsoDate = Annotated[date, BeforeValidator(iso_text)]
 # A time from a client: it must carry its UTC offset; we keep and answer it in UTC.
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(iso_text), AfterValidator(_to_utc)]
 
 
 class FieldValueError(ValueError):
@@ -59,9 +90,32 @@ def error_field(
 
 
 class InputModel(SQLModel):
-    """What a client sends. Unknown or read-only fields (`status`, `finding`...) are refused."""
+    """What a client sends. Unknown or read-only fields (`status`, `finding`...) are refused, and
+    dates, times and flags are taken only in the form the schema gives them."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _as_documented(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or info.field_name is None:
+            return value
+        kind = _scalar_kind(cls.model_fields[info.field_name].annotation)
+        if kind is bool:
+            return json_bool(value)
+        if kind in (date, datetime):
+            return iso_text(value)
+        return value
+
+
+def _scalar_kind(annotation: Any) -> Any:
+    """`bool` for `bool`, `bool | None` or `Annotated[bool, ...]` (and so on); else the type."""
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, UnionType):
+        kinds = [a for a in get_args(annotation) if a is not type(None)]
+        return _scalar_kind(kinds[0]) if len(kinds) == 1 else None
+    return annotation
 
 
 T = TypeVar("T")

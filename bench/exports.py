@@ -5,6 +5,7 @@ same run; then a GeoJSON export of about 100,000 incidents and the daily brief.
     python -m bench.exports                          # 1,000,000 incidents, SQLite
     python -m bench.exports --incidents 200000
     python -m bench.exports --postgres postgresql://postgres@127.0.0.1:5432/postgres
+    python -m bench.exports --database postgresql://postgres@127.0.0.1:5432/mine   # kept
 
 The database is filled as bench/metrics.py fills it (set-based inserts, ten years of incidents in
 15 regions, 40% with a verification event). `peacewatch serve` runs in a subprocess; the client
@@ -16,6 +17,7 @@ before the request and at its peak during it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import http.client
 import shutil
@@ -96,8 +98,9 @@ def fetch(port: int, path: str, token: str, pid: int, unit: bytes = b"\n") -> di
 
 _RAW_SQL = """SELECT id, occurred_at, date_precision, category, latitude, longitude, geo_precision,
 location_name, admin1, admin2, alleged_party_id, target_party_id, fatalities, injuries,
-source_type, description, sensitivity, status, finding, attributed_party_id, reported_at,
-received_at, updated_at, source_dataset, external_id, reported_by
+source_type, description, sensitivity, status, finding, attributed_party_id, verified_at,
+verification_method, verification_team, reported_at, received_at, updated_at, source_dataset,
+external_id, reported_by
 FROM incident ORDER BY occurred_at, id"""
 
 
@@ -132,6 +135,26 @@ def raw_driver(url: str, out: Path) -> dict[str, Any]:
     return {"ttfb_s": first or 0.0, "total_s": time.perf_counter() - started, "lines": rows + 1}
 
 
+def postgres_copy(url: str, out: Path) -> dict[str, Any] | None:
+    """PostgreSQL's own CSV: `COPY (SELECT ...) TO STDOUT WITH (FORMAT csv)`, streamed."""
+    if url.startswith("sqlite"):
+        return None
+    import psycopg
+
+    from bench.common import libpq_url
+
+    started = time.perf_counter()
+    first = None
+    with psycopg.connect(libpq_url(url)) as conn, out.open("wb") as f:
+        sql = f"COPY ({_RAW_SQL}) TO STDOUT WITH (FORMAT csv, HEADER)"
+        with conn.cursor().copy(sql) as copy:  # type: ignore[arg-type]
+            for data in copy:
+                if first is None:
+                    first = time.perf_counter() - started
+                f.write(data)
+    return {"ttfb_s": first, "total_s": time.perf_counter() - started, "lines": None}
+
+
 def sqlite3_cli(url: str, out: Path) -> dict[str, Any] | None:
     if not url.startswith("sqlite") or shutil.which("sqlite3") is None:
         return None
@@ -143,6 +166,39 @@ def sqlite3_cli(url: str, out: Path) -> dict[str, Any] | None:
             check=True,
         )
     return {"ttfb_s": None, "total_s": time.perf_counter() - started, "lines": None}
+
+
+def _latest_step_backfill(dialect: str) -> list[str]:
+    """Migration 0007's backfill: bench/metrics.py's set-based fill writes verification events
+    without derive_state, which keeps each incident's latest step on it; this does it for them."""
+    import importlib.util
+
+    path = ROOT / "migrations" / "versions" / "0007_incident_latest_step.py"
+    spec = importlib.util.spec_from_file_location("migration_0007", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.backfill(dialect)
+
+
+def _median(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median total time (the lower middle one of an even count)."""
+    return sorted(found, key=lambda r: r["total_s"])[(len(found) - 1) // 2]
+
+
+def _filled(url: str) -> bool:
+    """Whether the database at `url` already holds incidents (filled by an earlier run)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("incident"):
+                return False
+            return conn.execute(sa.text("SELECT count(*) FROM incident")).scalar_one() > 0
+    finally:
+        engine.dispose()
 
 
 def row(name: str, r: dict[str, Any], rows: int) -> str:
@@ -158,20 +214,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=1_000_000)
     parser.add_argument("--postgres", help="a server URL; a throwaway database is made on it")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs of each (median)")
     parser.add_argument("--geojson-days", type=int, default=365, help="window of the GeoJSON run")
     parser.add_argument(
         "--keep", type=Path, help="SQLite file to fill once and reuse on later runs (kept)"
     )
+    parser.add_argument(
+        "--database",
+        help="an existing database URL (e.g. an empty PostgreSQL database made with createdb) "
+        "to fill once and reuse on later runs (kept)",
+    )
     args = parser.parse_args(argv)
-    reuse = args.keep is not None and args.keep.exists()
-    with database(args.postgres, args.keep) as url:
+    place = (
+        contextlib.nullcontext(args.database)
+        if args.database
+        else database(args.postgres, args.keep)
+    )
+    with place as url:
+        settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+        reuse = (args.keep is None or args.keep.exists()) and _filled(url)
         say(f"database: {url.split('@')[-1]}" + (" (reused)" if reuse else ""))
+        migrate.upgrade(url)
         if not reuse:
-            migrate.upgrade(url)
-            settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
             db = Database(settings)
             try:
                 fill(db, args.incidents)
+                started = time.perf_counter()
+                with db.engine.begin() as conn:
+                    for statement in _latest_step_backfill(db.dialect):
+                        conn.exec_driver_sql(statement)
+                say(f"  latest verification steps onto the incidents (as migration 0007 does) "
+                    f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
             finally:
                 db.dispose()
         env = server_env(url)
@@ -183,32 +256,46 @@ def main(argv: list[str] | None = None) -> int:
         try:
             assert server.proc is not None
             pid = server.proc.pid
-            say("CSV export of every incident through the server ...")
-            csv_run = fetch(server.port, "/api/v1/exports/incidents.csv", token, pid)
-            rows = csv_run["lines"] - 1
-            say("baseline: the raw driver and the csv module ...")
-            raw = raw_driver(url, work / "bench-raw.csv")
-            cli = sqlite3_cli(url, work / "bench-sqlite3.csv")
             since = (utcnow().date() - timedelta(days=args.geojson_days)).isoformat()
-            say(f"GeoJSON of the incidents since {since} ...")
-            geo = fetch(
-                server.port,
-                f"/api/v1/exports/incidents.geojson?date_from={since}",
-                token,
-                pid,
-                unit=b'{"type":"Feature",',
-            )
-            say("daily brief ...")
-            brief = fetch(server.port, "/api/v1/briefings/daily.pdf", token, pid)
+            runs: dict[str, list[dict[str, Any]]] = {}
+            for n in range(1, args.runs + 1):
+                # Interleaved, so a change of the machine's load touches every figure alike.
+                say(f"run {n}/{args.runs}: CSV export of every incident through the server ...")
+                measured = {
+                    "csv": fetch(server.port, "/api/v1/exports/incidents.csv", token, pid),
+                    "raw": raw_driver(url, work / "bench-raw.csv"),
+                    "cli": sqlite3_cli(url, work / "bench-sqlite3.csv"),
+                    "copy": postgres_copy(url, work / "bench-copy.csv"),
+                    "geo": fetch(
+                        server.port,
+                        f"/api/v1/exports/incidents.geojson?date_from={since}",
+                        token,
+                        pid,
+                        unit=b'{"type":"Feature",',
+                    ),
+                    "brief": fetch(server.port, "/api/v1/briefings/daily.pdf", token, pid),
+                }
+                for name, figures in measured.items():
+                    if figures is not None:
+                        runs.setdefault(name, []).append(figures)
+                say(f"  CSV {measured['csv']['total_s']:.1f} s, raw driver "
+                    f"{measured['raw']['total_s']:.1f} s")  # fmt: skip
+            median = {name: _median(found) for name, found in runs.items()}
+            csv_run, raw, geo, brief = (median[k] for k in ("csv", "raw", "geo", "brief"))
+            cli, copy = median.get("cli"), median.get("copy")
+            rows = csv_run["lines"] - 1
         finally:
             server.stop()
             shutil.rmtree(work, ignore_errors=True)
+        say(f"\nmedians of {args.runs} runs (the run of median total time for each line)")
         results.append("| run | rows | first byte | total | rows/s | server RSS growth |")
         results.append("|---|---:|---:|---:|---:|---:|")
         results.append(row("CSV export (server, HTTP)", csv_run, rows))
         results.append(row("baseline: raw driver + csv module", raw, rows))
         if cli:
             results.append(row("baseline: `sqlite3 -csv`", cli, rows))
+        if copy:
+            results.append(row("baseline: `COPY (SELECT ...) TO STDOUT`", copy, rows))
         results.append(row(f"GeoJSON export since {since} (server)", geo, geo["lines"]))
         results.append(
             f"| daily brief PDF (server) | {brief['bytes']:,} bytes | | {brief['total_s']:.2f} s "

@@ -3,6 +3,7 @@
     python -m bench.ingest                      # SQLite (make bench)
     python -m bench.ingest --quick              # a smaller run, under a minute
     python -m bench.ingest --postgres postgresql://postgres@127.0.0.1:5432/postgres
+    python -m bench.ingest --postgres URL --workers 2   # `peacewatch serve --workers 2`
 
 The real server (`peacewatch serve`) runs in a subprocess on a fresh database; so does the
 baseline of the single posts, a bare FastAPI endpoint validating the same body and storing
@@ -530,6 +531,8 @@ async def run(args: argparse.Namespace) -> int:
         env = server_env(url)
         token = prepare_database(env, tmp)
         real = Server.peacewatch(env, tmp)
+        real.argv += ["--workers", str(args.workers)]
+        say(f"  server: peacewatch serve --workers {args.workers}")
         bare_port = free_port()
         bare = Server(
             [
@@ -596,7 +599,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batches", type=int, help="/sync batches per run (default 20, quick 6)")
     parser.add_argument("--batch-size", type=int, default=500, help="items per /sync batch (500)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (more than 1 needs --postgres)"
+    )
     args = parser.parse_args(argv)
+    if args.workers < 1 or (args.workers > 1 and not args.postgres):
+        parser.error("--workers: 1, or more with --postgres (several workers need PostgreSQL)")
     args.runs = args.runs or (2 if args.quick else 3)
     args.events = args.events or (1000 if args.quick else 5000)
     args.batches = args.batches or (6 if args.quick else 20)

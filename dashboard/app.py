@@ -13,7 +13,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from backend.errors import Unauthenticated
-from dashboard import context, exports, filters
+from dashboard import context, exports, filters, shared, static
 from dashboard.auth import COOKIE, SIGNIN_PATH, SIGNOUT_PATH, Sessions, safe_next, signin_page
 from dashboard.auth import signin_url as _signin_url
 from dashboard.components import today
@@ -30,16 +30,22 @@ NAV = (
     ("/diplomacy", "Diplomacy"),
 )
 PAGES = ("overview", "ceasefire", "verification", "agreements", "ddr", "diplomacy")
+# The partial plotly.js in assets/ (dashboard/vendor/plotly/README.md); it lacks the tiled map.
+PARTIAL_PLOTLY = r"plotly-peacewatch\.min\.js"
 # Paths served to anyone: static files (no data in them) and the sign-in itself.
 _OPEN = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", SIGNIN_PATH)
 
 
 def create_dash(sessions: Sessions) -> dash.Dash:
+    # With a tile server, the map draws `scattermap`, which only the full plotly.js (Dash's own,
+    # loaded on demand by dcc.Graph) holds; without one, the small bundle draws everything.
+    tiled = sessions.settings.dashboard_map_tile_url is not None
     app = dash.Dash(
         __name__,
         use_pages=True,
         pages_folder="",  # pages are registered below, each with its callbacks, once per app
         assets_folder=str(HERE / "assets"),
+        assets_ignore=PARTIAL_PLOTLY if tiled else "",
         serve_locally=True,
         compress=True,
         title="PeaceWatch",
@@ -49,6 +55,8 @@ def create_dash(sessions: Sessions) -> dash.Dash:
     )
     server: flask.Flask = app.server
     server.config[context.SESSIONS_KEY] = sessions
+    server.config[context.COMPRESSOR_KEY] = static.install(server)
+    server.config[context.SHARED_KEY] = shared.SharedReads()
     server.before_request(_guard)
     server.add_url_rule(SIGNIN_PATH, "signin", _signin, methods=["GET", "POST"])
     server.add_url_rule(SIGNOUT_PATH, "signout", _signout, methods=["GET", "POST"])

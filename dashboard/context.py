@@ -15,8 +15,11 @@ from sqlmodel import Session
 from backend.auth.service import Principal
 from backend.config import Settings
 from dashboard.auth import Sessions
+from dashboard.shared import SharedReads
 
 SESSIONS_KEY = "PEACEWATCH_SESSIONS"
+COMPRESSOR_KEY = "PEACEWATCH_STATIC_COMPRESSOR"
+SHARED_KEY = "PEACEWATCH_SHARED_READS"
 
 
 def sessions() -> Sessions:
@@ -25,6 +28,10 @@ def sessions() -> Sessions:
 
 def principal() -> Principal:
     return flask.g.principal
+
+
+def shared() -> SharedReads:
+    return flask.current_app.config[SHARED_KEY]
 
 
 def settings() -> Settings:

@@ -245,3 +245,47 @@ def test_every_pages_links_download(web, db, exported):
     assert ("commitments", "geojson") not in seen  # no coordinates
     rows = _csv_ids(web.get(_href("/ceasefire", query, "incidents", "csv")))
     assert {r["id"] for r in rows} == {exported["ids"]["recent"], exported["ids"]["secret"]}
+
+
+def _signed_in_page(client: TestClient, db) -> str:
+    response = client.post("/signin", data={"token": _token(db, Role.viewer, "wall"), "next": "/"})
+    assert response.status_code == 302
+    page = client.get("/")
+    assert page.status_code == 200
+    return page.text
+
+
+def test_the_page_loads_the_small_plotly_js_cached_for_a_year_and_best_compressed(web, db):
+    import re
+    import time
+
+    from dashboard.context import COMPRESSOR_KEY
+
+    page = _signed_in_page(web, db)
+    src = re.search(r'src="(/assets/plotly-peacewatch\.min\.js\?m=[^"]+)"', page)
+    assert src, "the partial plotly.js is not on the page"
+    first = web.get(src.group(1), headers={"Accept-Encoding": "gzip, br"})
+    assert first.status_code == 200
+    assert "max-age=31536000" in first.headers["cache-control"]
+    assert "immutable" in first.headers["cache-control"]
+    # The best encoding is made once, in the background; from then on every request gets it.
+    compressor = web.app.state.dash.server.config[COMPRESSOR_KEY]
+    deadline = time.monotonic() + 30
+    while not compressor.idle() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    best = web.get(src.group(1), headers={"Accept-Encoding": "gzip, br"})
+    assert best.headers["content-encoding"] == "br"
+    assert "Accept-Encoding" in best.headers["vary"]
+    assert int(best.headers["content-length"]) < 400_000  # 1.27 MB as sent without compression
+    older = web.get(src.group(1), headers={"Accept-Encoding": "gzip"})
+    assert older.headers["content-encoding"] == "gzip"
+    assert older.text.startswith("/*! plotly.js v")  # httpx decoded it: the real file
+
+
+def test_with_a_tile_server_the_page_loads_the_full_plotly_js_instead(dash_settings, db):
+    tiled = dash_settings.model_copy(
+        update={"dashboard_map_tile_url": "http://tiles.mission.local/{z}/{x}/{y}.png"}
+    )
+    with TestClient(create_app(tiled), follow_redirects=False) as client:
+        page = _signed_in_page(client, db)
+    assert "plotly-peacewatch" not in page  # dcc.Graph loads Dash's own, which draws tiles

@@ -26,8 +26,11 @@ from backend.config import Settings
 from backend.db import Database
 from backend.demo.seed import seed
 from backend.vocab import Role
+from bench.common import Server, postgres_database, run_cli, server_env
+from dashboard.context import COMPRESSOR_KEY
 from tests.helpers import API, ThreadServer, incident_body
 
+POSTGRES_URL = os.environ.get("PEACEWATCH_TEST_POSTGRES_URL", "").strip()
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 PAGES = ("/", "/ceasefire", "/verification", "/agreements", "/ddr", "/diplomacy")
@@ -284,6 +287,8 @@ def test_an_incident_posted_through_the_api_appears_on_the_open_overview(browser
     body = incident_body(
         occurred_at=datetime.now(UTC).isoformat(), description=f"{marker} posted by a patrol"
     )
+    before = len(browser.find_elements("css selector", ".feed-item"))
+    browser.execute_script(RECORD_FEED_ANSWERS_JS)
     status, created = post_json(f"{mission.url}{API}/incidents", body, mission.tokens["admin"])
     posted = time.monotonic()
     assert status == 201, created
@@ -293,4 +298,143 @@ def test_an_incident_posted_through_the_api_appears_on_the_open_overview(browser
         what="the new incident on the Overview feed",
     )
     print(f"incident on the page {1000 * (time.monotonic() - posted):.0f} ms after the POST")
+    items = browser.find_elements("css selector", ".feed-item")
+    assert marker in items[0].text  # on top
+    assert len(items) == before  # and the oldest one gone
+    # The page was sent the new item alone, as a partial update, not the whole feed again.
+    answers = browser.execute_script("return window.feedAnswers")
+    patched = [a for a in answers if marker in a]
+    assert patched, answers
+    assert "__dash_patch_update" in patched[0]
+    assert patched[0].count('"type":"ListGroupItem"') == 1, patched[0]
+    assert console_errors(browser) == []
+
+
+# Keeps the body of every callback answer that updates the Overview's feed.
+RECORD_FEED_ANSWERS_JS = """
+window.feedAnswers = [];
+if (!window.fetchBeforeTest) {
+  window.fetchBeforeTest = window.fetch;
+  window.fetch = function (url, options) {
+    return window.fetchBeforeTest(url, options).then(function (response) {
+      if (String(url).indexOf('_dash-update-component') >= 0) {
+        response.clone().text().then(function (text) {
+          if (text.indexOf('ov-feed') >= 0) { window.feedAnswers.push(text); }
+        });
+      }
+      return response;
+    });
+  };
+}
+"""
+
+# Bytes over the wire of the page and everything it loaded (HTTP headers included), split into
+# static files and the callbacks' answers (the data).
+TRANSFER_JS = """
+const all = performance.getEntriesByType('navigation').concat(
+  performance.getEntriesByType('resource'));
+const data = all.filter(e => e.name.indexOf('/_dash-update-component') >= 0);
+const sum = list => list.reduce((n, e) => n + e.transferSize, 0);
+return {static: sum(all) - sum(data), data: sum(data), names: all.map(e => e.name)};
+"""
+
+
+def test_the_first_load_is_under_1_mb_and_a_repeat_load_under_50_kb(browser, mission):
+    """What Chromium fetches for the Overview, as a mission on a satellite link pays for it: the
+    small plotly.js, best-ratio compression and a year's caching of fingerprinted files."""
+    sign_in(browser, mission, "admin")
+    browser.get(f"{mission.url}/")
+    wait_for(lambda: _drawn(graphs(browser)), timeout=15, what="the Overview's charts")
+    # The first visit after the server starts gets quick compression while the best is made.
+    compressor = mission.server.app.state.dash.server.config[COMPRESSOR_KEY]
+    wait_for(compressor.idle, timeout=60, what="the best-ratio compression")
+    browser.execute_cdp_cmd("Network.clearBrowserCache", {})
+
+    browser.get(f"{mission.url}/")
+    wait_for(lambda: _drawn(graphs(browser)), timeout=15, what="the Overview's charts")
+    first = browser.execute_script(TRANSFER_JS)
+    browser.get(f"{mission.url}/")
+    wait_for(lambda: _drawn(graphs(browser)), timeout=15, what="the Overview's charts")
+    again = browser.execute_script(TRANSFER_JS)
+    print(
+        f"Overview transfer: first load {first['static']:,} B of files + {first['data']:,} B of "
+        f"data; repeat load {again['static']:,} + {again['data']:,} B"
+    )
+    assert any("/assets/plotly-peacewatch.min.js" in n for n in first["names"])
+    assert not any("package_data/plotly" in n for n in first["names"])  # not the full one
+    assert first["static"] + first["data"] < 1_000_000
+    assert again["static"] + again["data"] < 50_000
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not POSTGRES_URL, reason="PostgreSQL tests skipped: set PEACEWATCH_TEST_POSTGRES_URL"
+)
+def test_a_record_posted_to_one_server_process_reaches_a_dashboard_on_another(browser, tmp_path):
+    """Two `peacewatch serve` processes on one PostgreSQL database, as behind a load balancer:
+    the dashboard open on one shows, live, an incident posted to the other."""
+    with postgres_database(POSTGRES_URL, "peacewatch_dash") as url:
+        env = server_env(url, PEACEWATCH_DASHBOARD_SECRET_KEY="m" * 40)
+        run_cli(env, "db", "upgrade", cwd=tmp_path)
+        created = run_cli(env, "token", "create", "--name", "hq", "--role", "admin", cwd=tmp_path)
+        token = created.stdout.strip().splitlines()[-1]
+        ingest = Server.peacewatch(env, tmp_path, "ingest").start()
+        wall = Server.peacewatch(env, tmp_path, "wall").start()
+        try:
+            wall_url = f"http://127.0.0.1:{wall.port}"
+            browser.delete_all_cookies()
+            browser.get(f"{wall_url}/signin?token={token}")
+            wait_for(lambda: browser.find_element("id", "live-status").text == "live", what="live")
+            wait_for(lambda: browser.find_elements("css selector", ".list-group-item"), what="feed")
+            marker = f"OTHER-PROCESS-{uuid.uuid4().hex[:8]}"
+            body = incident_body(
+                occurred_at=datetime.now(UTC).isoformat(), description=f"{marker} via ingest"
+            )
+            status, _ = post_json(f"http://127.0.0.1:{ingest.port}{API}/incidents", body, token)
+            posted = time.monotonic()
+            assert status == 201
+            wait_for(
+                lambda: marker in browser.find_element("id", "ov-feed").text,
+                timeout=2,
+                what="the incident posted to the other process on this one's Overview",
+            )
+            print(f"on the other process's page {1000 * (time.monotonic() - posted):.0f} ms later")
+            assert console_errors(browser) == []
+        finally:
+            browser.get("about:blank")  # the page's stream, before the servers stop
+            wall.stop()
+            ingest.stop()
+
+
+def test_a_burst_of_incidents_leaves_the_overview_current_with_few_requests(browser, mission):
+    """Thirty incidents at once: the page asks the server a few times, not thirty, never twice at
+    once for the same data, and ends showing the newest on top, each once."""
+    sign_in(browser, mission, "admin")
+    browser.get(f"{mission.url}/")
+    wait_for(lambda: browser.find_element("id", "live-status").text == "live", what="live")
+    wait_for(lambda: browser.find_element("id", "ov-trust-value").text != "…", what="headlines")
+    size = len(browser.find_elements("css selector", ".feed-item"))
+    browser.execute_script(RECORD_FEED_ANSWERS_JS)
+    marker = f"BURST-{uuid.uuid4().hex[:6]}"
+    for i in range(30):
+        body = incident_body(
+            occurred_at=datetime.now(UTC).isoformat(), description=f"{marker} #{i:02d}"
+        )
+        assert post_json(f"{mission.url}{API}/incidents", body, mission.tokens["admin"])[0] == 201
+    wait_for(
+        lambda: f"{marker} #29" in browser.find_elements("css selector", ".feed-item")[0].text,
+        timeout=5,
+        what="the last incident of the burst on top",
+    )
+    wait_for(
+        lambda: browser.execute_script("return window.peacewatchLive.busy['live-incident']") == 0,
+        what="no request left in flight",
+    )
+    texts = [e.text for e in browser.find_elements("css selector", ".feed-item")]
+    assert len(texts) == size
+    assert len(set(texts)) == size  # no item twice
+    shown = [t.split(marker + " #", 1)[1][:2] for t in texts if marker in t]
+    assert shown == sorted(shown, reverse=True)  # newest first
+    answers = browser.execute_script("return window.feedAnswers")
+    assert 1 <= len(answers) < 15, len(answers)
     assert console_errors(browser) == []

@@ -146,3 +146,94 @@ def test_bad_filter_values_fall_back_to_defaults():
     view = filters.parse("?days=13&party=not-a-uuid")
     assert (view.days, view.party_id) == (filters.DEFAULT_DAYS, None)
     assert filters.with_values("?days=30&region=X", region=None) == "?days=30"
+
+
+# The live feed's partial updates
+
+
+def _keys(*items: str) -> list[list[str]]:
+    """`"a"` is item a as first shown, `"a*"` item a after a change."""
+    return [[i.rstrip("*"), i] for i in items]
+
+
+@pytest.mark.parametrize(
+    ("shown", "latest", "expected"),
+    [
+        (_keys("c", "b", "a"), _keys("d", "c", "b"), (1, 1, [])),  # one new on top, a drops
+        (_keys("c", "b", "a"), _keys("f", "e", "d"), (3, 3, [])),  # a burst pushes all out
+        (_keys("c", "b"), _keys("d", "c", "b"), (1, 0, [])),  # the feed was not full yet
+        (_keys("c", "b", "a"), _keys("c", "b*", "a"), (0, 0, [1])),  # b was verified
+        (_keys("c", "b", "a"), _keys("d", "c*", "b"), (1, 1, [1])),
+        (_keys("c", "b", "a"), _keys("c", "b", "a"), (0, 0, [])),  # nothing to send
+        (_keys("c", "b", "a"), _keys("c", "b"), (0, 1, [])),  # a went away at the bottom
+        (_keys("c", "b", "a"), _keys("c", "a"), None),  # b went away: redraw
+        (_keys("c", "b", "a"), _keys("b", "c", "a"), None),  # reordered: redraw
+        ([], _keys("a"), None),  # nothing shown yet: draw
+    ],
+)
+def test_the_feed_is_updated_in_part_when_new_items_come_on_top(shown, latest, expected):
+    from dashboard.pages.overview import feed_changes
+
+    assert feed_changes(shown, latest) == expected
+
+
+def test_the_partial_plotly_bundle_draws_every_trace_type_the_figures_use():
+    """dashboard/assets/plotly-peacewatch.min.js holds only some trace types: a figure drawing
+    another would show an empty box in the browser. `scattermap` is drawn only with a tile server,
+    when the dashboard loads the full plotly.js instead."""
+    import re
+    from pathlib import Path
+
+    from plotly.offline import get_plotlyjs_version
+
+    import dashboard
+
+    root = Path(dashboard.__file__).parent
+    bundle = (root / "assets" / "plotly-peacewatch.min.js").read_text()[:300]
+    banner = re.match(r"/\*! plotly\.js v([\d.]+) \(partial: ([a-z, ]+)\)", bundle)
+    assert banner, bundle[:200]
+    assert banner.group(1) == get_plotlyjs_version()  # the version plotly.py draws for
+    in_bundle = set(banner.group(2).split(", "))
+    used = {t.lower() for t in re.findall(r"go\.([A-Z]\w+)\(", (root / "figures.py").read_text())}
+    assert used - {"figure"} - {"scattermap"} <= in_bundle, used
+
+
+def test_sessions_asking_for_the_same_view_at_once_share_one_computation():
+    import threading
+    import time
+
+    from dashboard.shared import SharedReads
+
+    reads = SharedReads(fresh_s=0.3)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.1)
+        return len(calls)
+
+    answers = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(reads.get("k", compute))) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [1] * 8  # twenty screens, one read
+    assert reads.get("other view", compute) == 2  # another view is its own read
+    time.sleep(0.35)
+    assert reads.get("k", compute) == 3  # a read begun too long ago is not reused
+
+
+def test_a_failed_shared_read_is_not_reused():
+    from dashboard.shared import SharedReads
+
+    reads = SharedReads(fresh_s=10)
+
+    def broken():
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError):
+        reads.get("k", broken)
+    assert reads.get("k", lambda: "ok") == "ok"

@@ -22,6 +22,7 @@ from backend.auth.service import Principal
 from backend.db import Database
 from backend.exports import service, writers
 from backend.exports.filters import ExportFilters
+from backend.exports.reading import read_batches
 from backend.incidents.models import Incident
 from backend.vocab import Role
 from tests.helpers import API, incident_body, post, walk
@@ -149,6 +150,100 @@ def test_csv_parses_back_to_the_database_rows(client, admin, db: Database, missi
     assert verified["verification_team"] == "JVT Sector 2"
     assert datetime.fromisoformat(verified["verified_at"]) == datetime(2026, 11, 6, 8, tzinfo=UTC)
     assert verified["alleged_party_code"] == "GOV"
+
+
+def _latest_step_columns(client, admin, incident_id: str) -> dict[str, str]:
+    rows = read_csv(client.get(f"{EXPORTS}/incidents.csv", headers=admin))
+    row = next(r for r in rows if r["id"] == incident_id)
+    return {k: row[k] for k in ("verified_at", "verification_method", "verification_team",
+                                "status", "finding", "attributed_party_code")}  # fmt: skip
+
+
+def _latest_step_of_history(client, admin, incident_id: str, codes: dict[str, str]):
+    history = walk(client, f"{API}/incidents/{incident_id}/verifications", admin)
+    last = history[-1]  # in the order steps took place (occurred_at, then recorded)
+    return {
+        "verified_at": last["occurred_at"],
+        "verification_method": last["method"],
+        "verification_team": last["team"],
+        "status": last["status"],
+        "finding": last["finding"],
+        "attributed_party_code": codes.get(last["attributed_party_id"], ""),
+    }
+
+
+def test_latest_verification_columns_are_the_latest_steps(client, admin, mission):
+    """The export's verification columns are those of the incident's latest step by the time it
+    took place, after each new step, whatever the order they are recorded in."""
+    incident_id = mission["incidents"][0]["id"]
+    codes = {mission["gov"]["id"]: "GOV", mission["reb"]["id"]: "REB"}
+    url = f"{API}/incidents/{incident_id}/verifications"
+
+    def same_as_history() -> dict[str, str]:
+        exported = _latest_step_columns(client, admin, incident_id)
+        expected = _latest_step_of_history(client, admin, incident_id, codes)
+        assert datetime.fromisoformat(exported.pop("verified_at")) == datetime.fromisoformat(
+            expected.pop("verified_at")
+        )
+        assert exported == expected
+        return exported
+
+    assert same_as_history()["verification_team"] == "JVT Sector 2"
+    later = {
+        "occurred_at": "2026-11-09T15:45:30.250000+00:00",
+        "method": "joint_mechanism_meeting",
+        "team": 'JVT "North", Sector 5',  # a comma and quotes, as CSV must keep them
+        "status": "closed",
+        "finding": "disputed",
+        "attributed_party_id": mission["reb"]["id"],
+    }
+    post(client, url, later, mission["analyst"])
+    after = same_as_history()
+    assert after["verification_team"] == 'JVT "North", Sector 5'
+    assert after["finding"] == "disputed"
+    assert after["attributed_party_code"] == "REB"
+    # Recorded last but took place before the latest: the latest stays the latest.
+    earlier = {**later, "occurred_at": "2026-11-07T10:00:00+00:00", "method": "interview",
+               "team": "JVT Sector 9", "finding": "refuted", "attributed_party_id": None}  # fmt: skip
+    post(client, url, earlier, mission["analyst"])
+    assert same_as_history()["verification_team"] == 'JVT "North", Sector 5'
+    exported = _latest_step_columns(client, admin, incident_id)
+    assert exported["verified_at"] == "2026-11-09T15:45:30.250000+00:00"
+    # An incident never verified has them empty.
+    never = _latest_step_columns(client, admin, mission["incidents"][1]["id"])
+    assert never["verified_at"] == never["verification_method"] == never["verification_team"] == ""
+    assert never["finding"] == "unverified"
+
+
+def test_csv_written_by_the_database_is_the_csv_modules(db: Database, mission):
+    """Where the database writes the CSV lines itself (SQLite), the file is byte for byte what
+    the csv module writes from the same rows: quoting, line breaks, empty values, floats."""
+    awkward = [
+        ('two "quoted", words\r\nand a line break', 6.300000000000001, 1e-07, None, ""),
+        ("Événement, «accents»", 6.220000000000001, -10.0, "Kakata, Margibi", "x"),
+        ('"', 0.1 + 0.2, 123.456789012345678, '""', " "),
+    ]
+    with db.engine.begin() as conn:
+        ids = [r[0] for r in conn.execute(sa.select(Incident.id).order_by(Incident.occurred_at))]
+        for incident_id, (text, lat, lon, place, area) in zip(ids, awkward, strict=False):
+            conn.execute(
+                sa.update(Incident)
+                .where(Incident.id == incident_id)
+                .values(description=text, latitude=lat, longitude=lon % 180,
+                        location_name=place, admin2=area)
+            )  # fmt: skip
+    for role in (Role.admin, Role.viewer):
+        principal = Principal(name="briefing", role=role)
+        export = service.start_export(db=db, principal=principal, kind_name="incidents",
+                                      format_name="csv", filters=ExportFilters())  # fmt: skip
+        streamed = b"".join(service.open_stream(db, export, batch_size=2))
+        columns = export.kind.columns_for(principal)
+        batches = read_batches(db.engine, export.kind, export.context, 2)
+        assert streamed == b"".join(writers.delimited(columns, batches)), role
+        if role is Role.admin:  # every incident, in time order: the awkward ones first
+            rows = list(csv.DictReader(io.StringIO(streamed.decode(), newline="")))
+            assert [r["description"] for r in rows[:3]] == [a[0] for a in awkward]
+            assert [float(r["latitude"]) for r in rows[:3]] == [a[1] for a in awkward]
 
 
 def test_redaction_by_role(client, auth, mission):

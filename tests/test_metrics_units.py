@@ -363,3 +363,51 @@ def test_default_window_and_week_buckets():
     )
     weekly = Window(date(2026, 3, 4), date(2026, 3, 18), interval=Interval.week)  # Wed to Wed
     assert bucket_ends(weekly) == [date(2026, 3, 8), date(2026, 3, 15), date(2026, 3, 18)]
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 40)), min_size=0, max_size=12),
+    st.lists(
+        st.tuples(
+            st.integers(0, 11), st.integers(0, 40), st.sampled_from(list(ImplementationLevel))
+        ),
+        max_size=30,
+    ),
+    st.lists(st.integers(0, 45), min_size=1, max_size=12, unique=True),
+)
+def test_due_states_equal_a_recount_at_every_point(due_days, changes, point_days):
+    """The states kept as days pass equal those counted afresh at each point (the rule itself)."""
+    base = date(2026, 1, 1)
+    agreement = uuid.uuid4()
+    commitments = [
+        pam.CommitmentRow(
+            id=uuid.uuid4(),
+            agreement_id=agreement,
+            category=CommitmentCategory.ceasefire,
+            due_on=None if d is None else base + timedelta(days=d),
+            party_ids=(),
+        )
+        for d in due_days
+    ]
+    rows = [
+        pam.ProgressRow(
+            changed_on=base + timedelta(days=day),
+            created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=n),
+            commitment_id=commitments[i % len(commitments)].id,
+            level=level,
+        )
+        for n, (i, day, level) in enumerate(changes)
+        if commitments
+    ]
+    history = pam.histories(rows)
+    points = [base + timedelta(days=d) for d in sorted(point_days)]
+    for point, state in zip(points, pam.due_states(commitments, history, points), strict=True):
+        due = [c for c in commitments if c.due_on is not None and c.due_on <= point]
+        levels = [pam.level_at(history.get(c.id, []), point) for c in due]
+        assert state.due == len(due)
+        assert state.levels == {lv: levels.count(lv) for lv in ImplementationLevel}
+        assert state.overdue == sum(
+            c.due_on < point and lv is not ImplementationLevel.complete
+            for c, lv in zip(due, levels, strict=True)
+        )
+        assert state.score == pam.commitment_score(levels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -46,3 +47,89 @@ def alembic_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[sa.Engi
 @pytest.fixture
 def alembic_config(alembic_engine: sa.Engine):
     return make_alembic_config(alembic_engine.url.render_as_string(hide_password=False))
+
+
+_INCIDENT_TEXT = [
+    "date_precision",
+    "category",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "fatalities",
+    "injuries",
+    "source_type",
+    "description",
+    "sensitivity",
+    "status",
+    "finding",
+    "reported_by",
+]
+
+
+def test_0007_backfills_the_latest_step_and_downgrades(alembic_runner, alembic_engine):  # noqa: F811
+    """Incidents verified before 0007 get their latest step's time, method and team (latest by
+    occurred_at, not by recording); the others none; downgrading removes the columns."""
+    alembic_runner.migrate_up_to("0006")
+    t = sa.DateTime(timezone=True)
+    incident = sa.table(
+        "incident",
+        sa.column("id", sa.Uuid()),
+        *(sa.column(n, t) for n in ("occurred_at", "received_at", "updated_at")),
+        *(sa.column(n) for n in _INCIDENT_TEXT),
+    )
+    event = sa.table(
+        "verification_event",
+        *(sa.column(n, sa.Uuid()) for n in ("id", "incident_id")),
+        *(sa.column(n, t) for n in ("occurred_at", "created_at")),
+        *(sa.column(n) for n in ("method", "team", "status", "finding", "notes", "recorded_by")),
+    )
+    verified, untouched = uuid.uuid4(), uuid.uuid4()
+    day = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    base = dict(zip(_INCIDENT_TEXT, ("day", "armed_clash", 6.0, -10.0, "exact", 0, 0, "patrol",
+                                     "", "public", "closed", "verified", "patrol"), strict=True))  # fmt: skip
+    base.update(occurred_at=day, received_at=day, updated_at=day)
+    steps = [  # the later step recorded first
+        (day + timedelta(days=3), day + timedelta(days=4), "interview", "JVT late"),
+        (day + timedelta(days=1), day + timedelta(days=5), "site_visit", "JVT early"),
+    ]
+    with alembic_engine.begin() as conn:
+        conn.execute(sa.insert(incident), [{**base, "id": verified}, {**base, "id": untouched}])
+        conn.execute(
+            sa.insert(event),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "incident_id": verified,
+                    "occurred_at": at,
+                    "created_at": recorded,
+                    "method": method,
+                    "team": team,
+                    "status": "closed",
+                    "finding": "verified",
+                    "notes": "",
+                    "recorded_by": "jvt",
+                }
+                for at, recorded, method, team in steps
+            ],
+        )
+    alembic_runner.migrate_up_one()
+    with alembic_engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, verification_method, verification_team, verified_at IS NOT NULL "
+                "FROM incident"
+            )
+        )
+        got = {uuid.UUID(str(r[0])): (r[1], r[2], bool(r[3])) for r in rows}
+        at = conn.execute(
+            sa.select(sa.column("verified_at", t))
+            .select_from(sa.table("incident"))
+            .where(sa.column("id", sa.Uuid()) == verified)
+        ).scalar_one()
+    assert got[verified] == ("interview", "JVT late", True)
+    assert got[untouched] == (None, None, False)
+    stored = at.replace(tzinfo=UTC) if at.tzinfo is None else at  # SQLite keeps UTC, no offset
+    assert stored == day + timedelta(days=3)
+    alembic_runner.migrate_down_one()
+    columns = {c["name"] for c in sa.inspect(alembic_engine).get_columns("incident")}
+    assert not columns & {"verified_at", "verification_method", "verification_team"}

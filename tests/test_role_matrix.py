@@ -67,6 +67,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/metrics/tracks"): ALL,
     ("GET", "/api/v1/metrics/incidents"): ALL,
     ("GET", "/api/v1/alerts"): ALL,
+    ("GET", "/api/v1/perception-surveys"): ALL,
+    ("POST", "/api/v1/perception-surveys"): ANALYSTS,
+    ("GET", "/api/v1/perception-surveys/{survey_id}"): ALL,
     ("GET", "/api/v1/exports/{kind}.{format}"): ALL,
     ("GET", "/api/v1/briefings/{period}.pdf"): ALL,
 }

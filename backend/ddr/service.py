@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -24,6 +23,7 @@ from backend.errors import InvalidInput
 from backend.pagination import keyset_page, parse_date, parse_datetime
 from backend.parties.service import require_parties
 from backend.records import changes_of, get_or_404, save_changes
+from backend.schemas import IsoDate
 from backend.validation import check_past_date
 from backend.vocab import INDICATOR_PHASE, DdrIndicator, DdrPhase, Finding, WorkflowStatus
 
@@ -65,8 +65,8 @@ class DdrMilestoneFilters(DdrTargetFilters):
 
     _model: ClassVar[type[DdrTarget] | type[DdrMilestone]] = DdrMilestone
 
-    achieved_from: date | None = Field(default=None, description="Inclusive")
-    achieved_to: date | None = Field(default=None, description="Inclusive")
+    achieved_from: IsoDate | None = Field(default=None, description="Inclusive")
+    achieved_to: IsoDate | None = Field(default=None, description="Inclusive")
     status: list[WorkflowStatus] = Field(default_factory=list)
     finding: list[Finding] = Field(default_factory=list)
 

@@ -23,6 +23,7 @@ from backend.pagination import keyset_page, parse_date
 from backend.parties.links import PartyLinks
 from backend.parties.service import require_party_list
 from backend.records import changes_of, get_or_404, save_changes
+from backend.schemas import IsoDate
 from backend.validation import check_past_date
 from backend.vocab import Track, TrackActivityKind, TrackOutcome
 
@@ -42,8 +43,8 @@ class TrackActivityFilters(BaseModel):
     kind: list[TrackActivityKind] = Field(default_factory=list)
     outcome: list[TrackOutcome] = Field(default_factory=list)
     party_id: uuid.UUID | None = Field(default=None, description="A party that took part")
-    occurred_from: date | None = Field(default=None, description="Inclusive")
-    occurred_to: date | None = Field(default=None, description="Inclusive")
+    occurred_from: IsoDate | None = Field(default=None, description="Inclusive")
+    occurred_to: IsoDate | None = Field(default=None, description="Inclusive")
     cursor: str | None = Field(default=None, max_length=500)
     limit: int | None = Field(default=None, ge=1)
 

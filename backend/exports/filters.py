@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.errors import InvalidInput
 from backend.incidents.filters import parse_bbox
-from backend.schemas import UtcDatetime
+from backend.schemas import IsoDate, UtcDatetime
 from backend.vocab import Finding, WorkflowStatus
 
 
@@ -25,10 +25,10 @@ class ExportFilters(BaseModel):
         default=None, description="Inclusive, ISO 8601 with offset (as `GET /incidents`)"
     )
     occurred_to: UtcDatetime | None = Field(default=None, description="Exclusive, ISO 8601")
-    date_from: date | None = Field(
+    date_from: IsoDate | None = Field(
         default=None, description="First day, UTC, inclusive (as the measures)"
     )
-    date_to: date | None = Field(default=None, description="Last day, UTC, inclusive")
+    date_to: IsoDate | None = Field(default=None, description="Last day, UTC, inclusive")
     region: str | None = Field(default=None, max_length=100, description="`admin1` of incidents")
     admin1: str | None = Field(default=None, max_length=100, description="Same as `region`")
     party_id: uuid.UUID | None = Field(default=None, description="A party the record concerns")

@@ -24,7 +24,7 @@ from backend.errors import DomainError, NotFound
 from backend.exports import writers
 from backend.exports.filters import ExportFilters
 from backend.exports.kinds import KINDS, Context, Kind
-from backend.exports.reading import count_rows, read_batches
+from backend.exports.reading import count_rows, csv_lines_in_sql, read_batches, read_csv_lines
 
 
 class ExportFormat(StrEnum):
@@ -147,10 +147,14 @@ def open_stream(db: Database, export: Export, batch_size: int | None = None) -> 
     kind, ctx = export.kind, export.context
     batch_size = batch_size or db.settings.export_batch_rows
     columns = kind.columns_for(ctx.principal)
+    hashtags = export.format is ExportFormat.hxl
+    if export.format is not ExportFormat.geojson and csv_lines_in_sql(db.engine, kind):
+        lines = read_csv_lines(db.engine, kind, ctx, batch_size)
+        return writers.delimited_lines(columns, lines, hashtags=hashtags)
     batches = read_batches(db.engine, kind, ctx, batch_size)
     if export.format is ExportFormat.geojson:
         return writers.geojson(columns, batches)
-    return writers.delimited(columns, batches, hashtags=export.format is ExportFormat.hxl)
+    return writers.delimited(columns, batches, hashtags=hashtags)
 
 
 def notes_of(export: Export) -> list[tuple[str, str]]:

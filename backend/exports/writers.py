@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -51,13 +52,10 @@ def delimited(
     The header is yielded before any row is read, so the first byte goes out at once."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.name for c in columns])
-    if hashtags:
-        writer.writerow([c.tag for c in columns])
-    yield buffer.getvalue().encode()
-    # The csv module writes None as empty and dates as ISO already; only datetime objects
-    # (PostgreSQL's; SQLite's arrive as ISO text) and booleans need converting.
-    special = [i for i, c in enumerate(columns) if c.type in (DATETIME, BOOL)]
+    yield _header(columns, hashtags)
+    # The csv module writes None as empty and dates as ISO already, and times arrive as ISO text
+    # (backend.exports.reading); only booleans need converting.
+    special = [i for i, c in enumerate(columns) if c.type == BOOL]
     for batch in batches:
         buffer.seek(0)
         buffer.truncate()
@@ -74,6 +72,27 @@ def delimited(
         yield buffer.getvalue().encode()
 
 
+def _header(columns: Sequence[Column], hashtags: bool) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([c.name for c in columns])
+    if hashtags:
+        writer.writerow([c.tag for c in columns])
+    return buffer.getvalue().encode()
+
+
+def delimited_lines(
+    columns: Sequence[Column], batches: Iterable[Sequence[str]], *, hashtags: bool = False
+) -> Iterator[bytes]:
+    """The same file as `delimited`, from lines the database wrote already (each a CSV record
+    without its line end, backend.exports.reading.read_csv_lines): the header at once, then each
+    batch joined."""
+    yield _header(columns, hashtags)
+    for batch in batches:
+        if batch:
+            yield ("\r\n".join(batch) + "\r\n").encode()
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -86,30 +105,40 @@ def _json_value(value: Any) -> Any:
 
 def geojson(columns: Sequence[Column], batches: Batches) -> Iterator[bytes]:
     """An RFC 7946 FeatureCollection: WGS 84, [longitude, latitude], no `crs` member; a record
-    without coordinates has a null geometry. Streamed feature by feature."""
+    without coordinates has a null geometry. Streamed batch by batch.
+
+    Ids, times and vocabulary arrive as text (backend.exports.reading), so a feature's properties
+    go to the JSON encoder as they are; only dates, booleans and floats (not finite: null) are
+    converted, value by value."""
     names = [c.name for c in columns]
     lat, lon = names.index("latitude"), names.index("longitude")
     props = [i for i in range(len(names)) if i not in (lat, lon)]
     prop_names = [names[i] for i in props]
+    values = operator.itemgetter(*props)
+    converted = [(names[i], _json_value) for i in props if columns[i].type in (DATE, BOOL, FLOAT)]
     yield b'{"type":"FeatureCollection","features":['
     first = True
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     for batch in batches:
-        parts = []
+        features = []
         for row in batch:
             y, x = row[lat], row[lon]
-            geometry = None if x is None or y is None else {"type": "Point", "coordinates": [x, y]}
-            feature = {
-                "type": "Feature",
-                "id": row[0],
-                "geometry": geometry,
-                "properties": {
-                    n: _json_value(row[i]) for n, i in zip(prop_names, props, strict=True)
-                },
-            }
-            parts.append(dumps(feature))
-        if parts:
-            yield ((b"" if first else b",") + ",".join(parts).encode())
+            properties = dict(zip(prop_names, values(row), strict=True))
+            for name, convert in converted:
+                properties[name] = convert(properties[name])
+            features.append(
+                {
+                    "type": "Feature",
+                    "id": row[0],
+                    "geometry": None
+                    if x is None or y is None
+                    else {"type": "Point", "coordinates": [x, y]},
+                    "properties": properties,
+                }
+            )
+        if features:
+            body = dumps(features)[1:-1]  # one encoder call per batch, without its brackets
+            yield ((b"" if first else b",") + body.encode())
             first = False
     yield b"]}"
 

@@ -70,6 +70,11 @@ class Incident(IncidentBase, table=True):
     )
     finding: Finding = Field(default=Finding.unverified, sa_type=enum_type(Finding))
     attributed_party_id: uuid.UUID | None = Field(default=None, foreign_key="party.id")
+    # The latest verification step's time, method and team, beside its status and finding above
+    # (derive_state writes all of them), so an export reads no verification event (0007).
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    verification_method: str | None = Field(default=None, max_length=32)
+    verification_team: str | None = Field(default=None, max_length=200)
     reported_by: str = Field(max_length=100, description="Name of the token that reported it")
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -115,3 +115,21 @@ QUEUE_INDEX = sa.Index(
     sqlite_where=sa.text(QUEUE_WHERE),
     postgresql_where=sa.text(QUEUE_WHERE),
 )
+
+
+class AlertSeen(SQLModel, table=True):
+    """Each alert once announced, per audience: the INSERT that adds a row is the one process (of
+    however many serve the database) that announces the alert on the live stream.
+
+    `audience` is the widest sensitivity of incidents the alert was computed over (`confidential`
+    for analysts and admins, `restricted` for viewers, `public` for reporters), so that no reader
+    learns of an alert that only incidents they may not read would raise.
+    """
+
+    __tablename__ = "metrics_alert_seen"
+
+    alert_id: str = Field(primary_key=True, max_length=300)
+    audience: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=32)
+    subject: str = Field(max_length=200)
+    first_seen_at: datetime = Field(sa_type=UTCDateTime)

@@ -190,21 +190,34 @@ def due_states(
     ids = {c.id for c in dated}
     rows = sorted(r for c_id, rs in history.items() if c_id in ids for r in rs)
     current = dict.fromkeys(ids, ImplementationLevel.not_initiated)
+    complete = ImplementationLevel.complete
+    # The tally of the commitments due so far, kept as days pass (not recounted at every point).
+    tally = dict.fromkeys(LEVELS, 0)
+    due_ids: set[uuid.UUID] = set()
     out: list[DueState] = []
     i = due_count = 0
     for point in points:
         while i < len(rows) and rows[i].changed_on <= point:
-            current[rows[i].commitment_id] = rows[i].level
+            row = rows[i]
+            if row.commitment_id in due_ids:
+                tally[current[row.commitment_id]] -= 1
+                tally[row.level] += 1
+            current[row.commitment_id] = row.level
             i += 1
         while due_count < len(dated) and dated[due_count].due_on <= point:  # type: ignore[operator]
+            c = dated[due_count]
+            due_ids.add(c.id)
+            tally[current[c.id]] += 1
             due_count += 1
-        due = dated[:due_count]
-        tally = dict.fromkeys(LEVELS, 0)
-        overdue = 0
-        for c in due:
-            level = current[c.id]
-            tally[level] += 1
-            overdue += c.due_on < point and level is not ImplementationLevel.complete  # type: ignore[operator]
-        score = sum(lv.score * n for lv, n in tally.items()) / (3 * due_count) if due else None
-        out.append(DueState(score, due_count, tally, overdue, len(dated) - due_count))
+        # Overdue: due before the day and not complete; those due on the day itself are last.
+        due_today_open = 0
+        k = due_count - 1
+        while k >= 0 and dated[k].due_on == point:
+            due_today_open += current[dated[k].id] is not complete
+            k -= 1
+        overdue = due_count - tally[complete] - due_today_open
+        score = (
+            sum(lv.score * n for lv, n in tally.items()) / (3 * due_count) if due_count else None
+        )
+        out.append(DueState(score, due_count, dict(tally), overdue, len(dated) - due_count))
     return out

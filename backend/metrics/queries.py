@@ -38,10 +38,11 @@ from backend.metrics.models import (
 )
 from backend.metrics.pam import CommitmentRow, ProgressRow
 from backend.metrics.schemas import PartyRef
-from backend.metrics.scores import Engagement, ViolationAgg
+from backend.metrics.scores import Engagement, Perception, ViolationAgg
 from backend.metrics.sql import capped, selective, unindexed, utc_day
 from backend.metrics.window import Window
 from backend.parties.models import Party
+from backend.surveys.models import PerceptionSurvey
 from backend.vocab import Finding, TrackOutcome, WorkflowStatus
 
 INCIDENT = Incident.__table__.c  # type: ignore[attr-defined]
@@ -595,3 +596,16 @@ def engagements(
         entry = found.setdefault(a_id, (set(), Engagement(day, track.value, TrackOutcome(outcome))))
         entry[0].add(party)
     return [(frozenset(ps), e) for ps, e in found.values()]
+
+
+def perceptions(
+    session: Session, date_from: date, date_to: date, region: str | None = None
+) -> list[tuple[uuid.UUID, uuid.UUID, Perception]]:
+    """Each survey of the period (of `region` only, if given): (respondent, trusted, result)."""
+    s = PerceptionSurvey
+    stmt = sa.select(
+        col(s.respondent_party_id), col(s.trusted_party_id), col(s.surveyed_on), col(s.score)
+    ).where(col(s.surveyed_on) >= date_from, col(s.surveyed_on) <= date_to)
+    if region is not None:
+        stmt = stmt.where(col(s.admin1) == region)
+    return [(a, b, Perception(day, score)) for a, b, day, score in session.execute(stmt)]

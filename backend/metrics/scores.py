@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -115,20 +115,32 @@ def halving(points: float, half_point: float) -> float:
 
 
 def combine(
-    parts: Sequence[tuple[str, float | None, float, dict[str, float]]],
+    parts: Sequence[tuple[str, float | None, float, Callable[[], dict[str, float]]]],
+    *,
+    explain: bool = True,
 ) -> tuple[float, list[Component]]:
-    """(name, score or None, nominal weight, counts) -> (index 0-100, components)."""
+    """(name, score or None, nominal weight, counts) -> (index 0-100, components).
+
+    `explain=False` gives the same index without its components (a series needs only values;
+    building thousands of components was most of a long series' time)."""
     present = sum(w for _, s, w, _ in parts if s is not None)
+    total = 0.0
     components: list[Component] = []
     for name, score, weight, counts in parts:
         effective = weight / present if (score is not None and present > 0) else 0.0
         contribution = 100.0 * effective * (score or 0.0)
-        components.append(
-            Component(
-                name=name, score=score, weight=effective, contribution=contribution, counts=counts
+        total += contribution
+        if explain:
+            components.append(
+                Component(
+                    name=name,
+                    score=score,
+                    weight=effective,
+                    contribution=contribution,
+                    counts=counts(),
+                )
             )
-        )
-    return sum(c.contribution for c in components), components
+    return total, components
 
 
 def compliance_index(
@@ -138,8 +150,10 @@ def compliance_index(
     harm: Iterable[DayHarm],
     days: int,
     settings: Settings,
+    explain: bool = True,
 ) -> tuple[float, list[Component]]:
-    """A party's compliance over a window of `days` days: (index 0-100, components).
+    """A party's compliance over a window of `days` days: (index 0-100, components; none
+    unless `explain`).
 
     `harm`: the verified violations attributed to the party in the window. Their severity points
     are scaled to 30 days, so a window's length does not change what counts as "a lot".
@@ -154,20 +168,21 @@ def compliance_index(
                 "commitments",
                 commitment_score,
                 settings.compliance_weight_commitments,
-                dict(commitment_counts),
+                lambda: dict(commitment_counts),
             ),
             (
                 "violations",
                 violation_score,
                 settings.compliance_weight_violations,
-                {
+                lambda: {
                     "incidents": float(sum(h.incidents for h in rows)),
                     "fatalities": float(sum(h.fatalities for h in rows)),
                     "severity_points": points,
                     "severity_points_per_30_days": per_30_days,
                 },
             ),
-        ]
+        ],
+        explain=explain,
     )
 
 
@@ -180,6 +195,7 @@ def trust_pair(
     commitment_scores: Sequence[float | None],
     perceptions: Iterable[Perception] = (),
     settings: Settings,
+    explain: bool = True,
 ) -> tuple[float, list[Component]]:
     """Trust between two parties on `as_of`, from the evidence dated `date_from`..`as_of`.
 
@@ -233,13 +249,13 @@ def trust_pair(
                 "violations",
                 violation_score,
                 settings.trust_weight_violations,
-                {"incidents": incidents, "decayed_severity_points": points},
+                lambda: {"incidents": incidents, "decayed_severity_points": points},
             ),
             (
                 "commitments",
                 commitments,
                 settings.trust_weight_commitments,
-                {
+                lambda: {
                     f"party_{side}_score": score
                     for side, score in zip("ab", commitment_scores, strict=True)
                     if score is not None
@@ -249,8 +265,14 @@ def trust_pair(
                 "engagement",
                 engagement_score,
                 settings.trust_weight_engagement,
-                {"held": float(held), "cancelled_or_postponed": float(lapsed)},
+                lambda: {"held": float(held), "cancelled_or_postponed": float(lapsed)},
             ),
-            ("perception", perception, settings.trust_weight_perception, {"surveys": surveys}),
-        ]
+            (
+                "perception",
+                perception,
+                settings.trust_weight_perception,
+                lambda: {"surveys": surveys},
+            ),
+        ],
+        explain=explain,
     )

@@ -40,6 +40,7 @@ from backend.metrics.schemas import (
 from backend.metrics.scores import (
     Engagement,
     HarmIndex,
+    Perception,
     ViolationAgg,
     compliance_index,
     harm_by_day,
@@ -129,7 +130,12 @@ def _party_commitments(
 
 
 def _compliance_at(
-    state: pam.DueState, harm: HarmIndex, start: date, end: date, settings: Settings
+    state: pam.DueState,
+    harm: HarmIndex,
+    start: date,
+    end: date,
+    settings: Settings,
+    explain: bool = True,
 ) -> tuple[float, list[Component]]:
     return compliance_index(
         commitment_score=state.score,
@@ -137,6 +143,7 @@ def _compliance_at(
         harm=[harm.total(start, end)],
         days=(end - start).days + 1,
         settings=settings,
+        explain=explain,
     )
 
 
@@ -153,7 +160,9 @@ def compliance_values(
     settings: Settings,
     window: Window,
     with_series: bool = True,
+    loaded: tuple[list[pam.CommitmentRow], list[pam.ProgressRow]] | None = None,
 ) -> ComplianceReport:
+    """`loaded`: the commitments and their progress, when the caller has read them already."""
     span = settings.metrics_series_window_days
     points = bucket_ends(window) if with_series else []
     earliest = min([window.date_from, *(p - timedelta(days=span - 1) for p in points)])
@@ -165,7 +174,7 @@ def compliance_values(
         region=window.region,
         fatality_cap=settings.metrics_fatality_cap,
     )
-    commitments, progress = queries.commitments(session)
+    commitments, progress = loaded or queries.commitments(session)
     history = pam.histories(progress)
     by_party: dict[uuid.UUID, list[ViolationAgg]] = defaultdict(list)
     for row in rows:
@@ -188,7 +197,9 @@ def compliance_values(
         series = [
             ValuePoint(
                 on=p,
-                value=_compliance_at(state, harm, p - timedelta(days=span - 1), p, settings)[0],
+                value=_compliance_at(
+                    state, harm, p - timedelta(days=span - 1), p, settings, explain=False
+                )[0],
             )
             for p, state in zip(points, at_points, strict=True)
         ]
@@ -229,7 +240,9 @@ def compliance(
 
 
 def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
-    return (a, b) if str(a) < str(b) else (b, a)
+    # UUIDs compare by their 128-bit value, which orders them as their text does (fixed-width
+    # hex): the order of `str`, without making two strings per row.
+    return (a, b) if a < b else (b, a)
 
 
 def trust(
@@ -273,23 +286,32 @@ def trust(
     for party in members:
         states = pam.due_states(_party_commitments(party.id, commitments), history, days)
         scores.update({(party.id, d): st.score for d, st in zip(days, states, strict=True)})
+    surveys: dict[tuple[uuid.UUID, uuid.UUID], list[Perception]] = defaultdict(list)
+    for a, b, survey in queries.perceptions(session, earliest, window.date_to, window.region):
+        surveys[_pair(a, b)].append(survey)
     talks: dict[tuple[uuid.UUID, uuid.UUID], list[Engagement]] = defaultdict(list)
     for involved, act in sorted(activities, key=lambda a: a[1].day):
         for a in involved:
             for b in involved:
-                if str(a) < str(b):
+                if a < b:
                     talks[(a, b)].append(act)
 
-    def measure(pair: tuple[uuid.UUID, uuid.UUID], start: date, end: date):
+    talk_days = {pair: [e.day for e in acts] for pair, acts in talks.items()}
+
+    def measure(
+        pair: tuple[uuid.UUID, uuid.UUID], start: date, end: date, explain: bool = True
+    ) -> tuple[float, list[Component]]:
         acts = talks.get(pair, [])
-        lo = bisect_left([e.day for e in acts], start)
+        lo = bisect_left(talk_days.get(pair, []), start)
         return trust_pair(
             as_of=end,
             date_from=start,
             harm=harm.get(pair, no_harm).between(start, end),
             engagements=[e for e in acts[lo:] if e.day <= end],
             commitment_scores=[scores[(pair[0], end)], scores[(pair[1], end)]],
+            perceptions=surveys.get(pair, ()),
             settings=settings,
+            explain=explain,
         )
 
     ordered = sorted(members, key=lambda p: p.code)
@@ -316,7 +338,10 @@ def trust(
                     for now, then in zip(components, earlier, strict=True)
                 },
                 series=[
-                    ValuePoint(on=p, value=measure(pair, p - timedelta(days=span - 1), p)[0])
+                    ValuePoint(
+                        on=p,
+                        value=measure(pair, p - timedelta(days=span - 1), p, explain=False)[0],
+                    )
                     for p in points
                 ],
             )
@@ -518,19 +543,17 @@ def alerts(
     span = settings.metrics_series_window_days
     now_window = Window(end - timedelta(days=span - 1), end, window.region, window.party_id)
     then_window = now_window.shifted(settings.alert_recent_days)
-    now_values = compliance_values(
-        session=session,
-        principal=principal,
-        settings=settings,
-        window=now_window,
-        with_series=False,
-    )
-    then_values = compliance_values(
-        session=session,
-        principal=principal,
-        settings=settings,
-        window=then_window,
-        with_series=False,
+    loaded = queries.commitments(session)
+    now_values, then_values = (
+        compliance_values(
+            session=session,
+            principal=principal,
+            settings=settings,
+            window=w,
+            with_series=False,
+            loaded=loaded,
+        )
+        for w in (now_window, then_window)
     )
     found += rules.compliance_drops(
         now={p.party.id: p.index for p in now_values.parties},
@@ -538,7 +561,7 @@ def alerts(
         drop=settings.alert_compliance_drop,
         on=end,
     )
-    commitments, progress = queries.commitments(session)
+    commitments, progress = loaded
     if window.party_id is not None:
         commitments = [c for c in commitments if window.party_id in c.party_ids]
     levels = pam.levels_on(commitments, pam.histories(progress), end)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.config import Settings
 from backend.errors import InvalidInput
+from backend.schemas import IsoDate
 
 
 class Interval(StrEnum):
@@ -25,10 +26,10 @@ class MetricFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    date_from: date | None = Field(
+    date_from: IsoDate | None = Field(
         default=None, description="First day of the window (UTC, inclusive); default: date_to - 89"
     )
-    date_to: date | None = Field(
+    date_to: IsoDate | None = Field(
         default=None, description="Last day of the window (UTC, inclusive); default: today"
     )
     region: str | None = Field(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.auth.service import Principal
-from backend.notices.service import Notice, public_view
+from backend.notices.service import ALERT_TOPIC, Notice, public_view
 
 log = logging.getLogger("peacewatch.notices")
 
@@ -28,12 +28,21 @@ def may_see(principal: Principal, notice: Mapping[str, Any]) -> bool:
     """Whether the notice is for this reader: for incidents, the visibility rule of
     `backend.incidents.service.visible_to` (own reports, and what the role reads), built on the
     same Principal properties. An incident notice that lacks its fields is for analysts only."""
+    if notice.get("topic") == ALERT_TOPIC:
+        # An alert is computed once per view of the incidents (backend/metrics/watch.py): each
+        # reader gets the announcements of the view of their role, and only those.
+        return notice.get("sensitivity") == widest_sensitivity(principal)
     if notice.get("topic") not in PRIVATE_TOPICS or principal.sees_everything:
         return True
     reported_by, sensitivity = notice.get("reported_by"), notice.get("sensitivity")
     if reported_by is not None and reported_by == principal.name:
         return True
     return sensitivity is not None and sensitivity in principal.readable_sensitivities
+
+
+def widest_sensitivity(principal: Principal) -> str:
+    """The most sensitive level of other people's incidents that this reader's role reads."""
+    return principal.readable_sensitivities[-1].value
 
 
 @dataclass(eq=False)

@@ -15,12 +15,12 @@ from backend.deps import Reader, SettingsDep
 from backend.errors import InvalidInput
 from backend.models import metadata
 from backend.notices.hub import NoticeHub
-from backend.notices.service import is_topic
+from backend.notices.service import DERIVED_TOPICS, is_topic
 from backend.schemas import responses
 
 router = APIRouter(tags=["notices"])
 
-TOPICS = frozenset(t.name for t in metadata.sorted_tables if is_topic(t))
+TOPICS = frozenset(t.name for t in metadata.sorted_tables if is_topic(t)) | DERIVED_TOPICS
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 RETRY_MS = 3_000  # how long an EventSource waits before it reconnects
 

@@ -37,6 +37,9 @@ MAX_PAYLOAD_BYTES = 7_900
 # Tables whose rows are not records anyone subscribes to (secrets, bookkeeping).
 SKIPPED_TABLES = frozenset({"audit_entry", "api_token", "idempotency_key"})
 ROLLUP_PREFIX = "metrics_"  # the measures' rollup tables, kept by triggers: bookkeeping too
+# Topics that are no table: announcements computed from the data (backend/metrics/watch.py).
+ALERT_TOPIC = "alert"
+DERIVED_TOPICS = frozenset({ALERT_TOPIC})
 
 _QUEUE = "notices"
 _MARKS = "notices_savepoints"
@@ -132,13 +135,15 @@ def _after_flush(session: OrmSession, _context: Any) -> None:
 
 def _merged(notices: list[Mapping[str, Any]]) -> list[Notice]:
     """One notice per record: `create` if it was created in the transaction, the newest fields."""
-    merged: dict[tuple[str, str], Notice] = {}
+    merged: dict[tuple[str, str, object], Notice] = {}
     for notice in notices:
         topic, record_id = notice.get("topic"), notice.get("id")
         if not topic or record_id is None:
             log.warning("ignored a notice without topic or id: %.200r", notice)
             continue
-        key = (topic, str(record_id))
+        # A derived announcement is made once per audience (its sensitivity): keep each.
+        audience = notice.get("sensitivity") if topic in DERIVED_TOPICS else None
+        key = (topic, str(record_id), audience)
         action = notice.get("action") or "update"
         current = merged.get(key)
         if current is None:

@@ -52,7 +52,8 @@ def check_step(
 
 
 def derive_state(session: Session, subjects: list[Incident] | list[DdrMilestone]) -> None:
-    """Each subject's status, finding (and an incident's attribution) from its latest step."""
+    """Each subject's status, finding (and an incident's attribution, and the step's time, method
+    and team) from its latest step."""
     if not subjects:
         return
     link = (
@@ -78,6 +79,9 @@ def derive_state(session: Session, subjects: list[Incident] | list[DdrMilestone]
         subject.status, subject.finding = step.status, step.finding
         if isinstance(subject, Incident):
             subject.attributed_party_id = step.attributed_party_id
+            subject.verified_at = step.occurred_at
+            subject.verification_method = step.method
+            subject.verification_team = step.team
         subject.updated_at = now
         session.add(subject)
     session.flush()

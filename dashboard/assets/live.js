@@ -1,6 +1,9 @@
 // Live updates: one EventSource on the dashboard's stream, opened once, for the page's life.
 // Each notice bumps the dcc.Store of its topic family; the page callbacks that listen to that
-// store re-read what they show (Dash coalesces bursts, and a re-read makes the last value win).
+// store re-read what they show (a re-read makes the last value win). In a burst a store is bumped
+// at most every MIN_GAP_MS, and never while a callback it triggered is still waiting for the
+// server: notices that come meanwhile make one bump when it answers. So a page asks only as fast
+// as the server answers, however fast records come, and each answer shows the latest.
 // If the stream drops, the browser reconnects by itself; meanwhile, and once it is back, every
 // store is bumped so nothing missed stays missed (the slow safety-net poll).
 (function () {
@@ -17,10 +20,18 @@
         party: "live-agreements",
     };
     var ALL = ["live-incident", "live-ddr", "live-tracks", "live-agreements", "live-summary"];
-    // Headline figures read every measure: they follow any notice, but a moment later, once a
-    // burst has settled, so that the light updates (the feed, the map) are not queued behind them.
+    var MIN_GAP_MS = 250;
+    // Headline figures read every measure: they follow any notice, but a moment later, and in a
+    // long burst at most every SUMMARY_GAP_MS, so that the light updates (the feed, the map)
+    // are not queued behind them.
     var SUMMARY_DELAY_MS = 700;
+    var SUMMARY_GAP_MS = 3000;
     var summaryTimer = null;
+    var lastSummary = 0;
+    var lastBump = {};  // store -> when it was last bumped
+    var waiting = {};  // store -> the latest notice not yet passed on
+    var timers = {};  // store -> the timer of its next bump
+    var busy = {};  // store -> callback requests in flight that read it
     var POLL_MS = 60000;
     var RETRY_MS = 10000;
     var seq = 0;
@@ -30,6 +41,52 @@
         window.dash_clientside.set_props(store, {
             data: { seq: seq, at: Date.now(), notice: notice || null },
         });
+    }
+
+    function bumpSoon(store, notice) {
+        waiting[store] = notice;  // a bump already planned carries the latest
+        release(store);
+    }
+
+    function release(store) {
+        if (!(store in waiting) || busy[store] > 0 || timers[store]) {
+            return;
+        }
+        var wait = (lastBump[store] || 0) + MIN_GAP_MS - Date.now();
+        if (wait > 0) {
+            timers[store] = window.setTimeout(function () {
+                timers[store] = null;
+                release(store);
+            }, wait);
+            return;
+        }
+        var latest = waiting[store];
+        delete waiting[store];
+        lastBump[store] = Date.now();
+        bump(store, latest);
+    }
+
+    // Counts, per store, the callback requests in flight that read it (Dash sends each as a
+    // fetch to _dash-update-component naming its inputs), and releases a held bump as they end.
+    function watchCallbacks() {
+        var original = window.fetch;
+        window.fetch = function (url, options) {
+            var body = options && typeof options.body === "string" ? options.body : "";
+            var promise = original.apply(this, arguments);
+            if (String(url).indexOf("_dash-update-component") < 0) {
+                return promise;
+            }
+            var reads = ALL.filter(function (s) { return body.indexOf('"' + s + '"') >= 0; });
+            reads.forEach(function (s) { busy[s] = (busy[s] || 0) + 1; });
+            var done = function () {
+                reads.forEach(function (s) {
+                    busy[s] -= 1;
+                    release(s);
+                });
+            };
+            promise.then(done, done);
+            return promise;
+        };
     }
 
     function status(text, colour) {
@@ -42,13 +99,15 @@
         window.peacewatchLive.lastNoticeAt = Date.now();
         var store = STORES[notice.topic];
         if (store) {
-            bump(store, notice);
+            bumpSoon(store, notice);
         }
         if (summaryTimer === null) {
+            var gap = lastSummary + SUMMARY_GAP_MS - Date.now();
             summaryTimer = window.setTimeout(function () {
                 summaryTimer = null;
-                bump("live-summary", null);
-            }, SUMMARY_DELAY_MS);
+                lastSummary = Date.now();
+                bumpSoon("live-summary", null);
+            }, Math.max(SUMMARY_DELAY_MS, gap));
         }
     }
 
@@ -88,7 +147,8 @@
         if (window.peacewatchLive) {
             return window.dash_clientside.no_update;
         }
-        window.peacewatchLive = { source: null, notices: 0, dropped: false };
+        window.peacewatchLive = { source: null, notices: 0, dropped: false, busy: busy };
+        watchCallbacks();
         open();
         // A browser keeps at most 6 connections to a host (HTTP/1.1): close this one as the page
         // goes, or pages left in the back-forward cache hold theirs and starve the next page.

@@ -3,16 +3,21 @@ the live feed of the latest incidents."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Sequence
 from datetime import timedelta
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, html
+from dash import Input, Output, State, ctx, dcc, html
+from dash.exceptions import PreventUpdate
 
 from backend.db import utcnow
 from backend.metrics import service as measures
 from dashboard import context, data, figures, filters
 from dashboard.components import kpi, panel, query_store, title, today
+from dashboard.shared import visibility
 
 PATH = "/"
 NAME = "Overview"
@@ -58,6 +63,7 @@ def layout(**query: str) -> html.Div:
                                 [
                                     html.H2("Latest incidents (live)", className="h6"),
                                     dbc.ListGroup(id="ov-feed", flush=True),
+                                    dcc.Store(id="ov-feed-shown"),
                                 ]
                             ),
                             className="mb-3",
@@ -126,6 +132,13 @@ def headline(query: str) -> tuple:
     )
 
 
+def shared_headline(query: str, *_: object) -> tuple:
+    """The headline figures, computed once for every session with the same view at about the
+    same time (dashboard/shared.py): the heaviest read of the dashboard."""
+    key = ("headline", visibility(context.principal()), query, today())
+    return context.shared().get(key, lambda: headline(query))
+
+
 def _alerts(alerts: list) -> list:
     if not alerts:
         return [html.P("No alert standing.", className="text-secondary mb-0")]
@@ -139,42 +152,90 @@ def _alerts(alerts: list) -> list:
     ]
 
 
-def feed(query: str) -> list:
+def _feed_item(r: dict, codes: dict[str, str]) -> dbc.ListGroupItem:
+    return dbc.ListGroupItem(
+        [
+            html.Div(
+                [
+                    html.Strong(figures.label(r["category"])),
+                    html.Span(f" · {r['location_name'] or r['admin1'] or 'unknown place'}"),
+                    dbc.Badge(
+                        figures.label(r["finding"]),
+                        color="light",
+                        text_color="dark",
+                        className="ms-2",
+                    ),
+                ]
+            ),
+            html.Div(
+                f"{r['occurred_at'][:16].replace('T', ' ')} UTC · "
+                f"{codes.get(r['alleged_party_id'] or '', 'no party named')} · "
+                f"{r['fatalities']} killed · {r['description'][:120]}",
+                className="small text-secondary",
+            ),
+        ],
+        className="feed-item",
+        id={"type": "feed-item", "id": r["id"]},
+    )
+
+
+def shown_key(row: dict) -> list[str]:
+    """What the page keeps of a feed item: its id and a digest of what the item shows."""
+    digest = hashlib.blake2b(json.dumps(row, sort_keys=True).encode(), digest_size=8)
+    return [row["id"], digest.hexdigest()]
+
+
+# (items to add on top, items to drop at the bottom, indexes of items to replace), or None:
+# redraw the whole feed.
+FeedChange = tuple[int, int, list[int]] | None
+
+
+def feed_changes(shown: Sequence[Sequence[str]], latest: Sequence[Sequence[str]]) -> FeedChange:
+    """How the feed on the page (`shown`, `shown_key`s, newest first) becomes `latest`: new items
+    on top, the oldest dropped, changed ones replaced; or None when only redrawing it all will do
+    (an item went away or moved: a filter, a deletion)."""
+    if not shown:
+        return None
+    old_ids = [s[0] for s in shown]
+    known = set(old_ids)
+    added = next((n for n, item in enumerate(latest) if item[0] in known), len(latest))
+    kept = [item[0] for item in latest[added:]]
+    if kept != old_ids[: len(kept)]:
+        return None
+    changed = [
+        added + n
+        for n, (new, old) in enumerate(zip(latest[added:], shown[: len(kept)], strict=True))
+        if new[1] != old[1]
+    ]
+    return added, len(shown) + added - len(latest), changed
+
+
+def feed(query: str, shown: list | None, live: bool) -> tuple[object, list]:
+    """The live feed: drawn whole on a visit or a filter change; on a notice, a partial update
+    (`Patch`) that adds the new items on top and drops the oldest, so the page receives and
+    redraws only what changed. It compares with what the page shows rather than trusting the
+    notice, since Dash coalesces a burst of notices into one call."""
     view = filters.parse(query)
     with context.reading() as session:
         rows = data.latest_incidents(session, context.principal(), view)
         codes = {str(p.id): p.code for p in data.parties(session)}
-    if not rows:
-        return [dbc.ListGroupItem("No incident reported yet.")]
-    return [
-        dbc.ListGroupItem(
-            [
-                html.Div(
-                    [
-                        html.Strong(figures.label(r["category"])),
-                        html.Span(
-                            f" · {r['location_name'] or r['admin1'] or 'unknown place'}",
-                        ),
-                        dbc.Badge(
-                            figures.label(r["finding"]),
-                            color="light",
-                            text_color="dark",
-                            className="ms-2",
-                        ),
-                    ]
-                ),
-                html.Div(
-                    f"{r['occurred_at'][:16].replace('T', ' ')} UTC · "
-                    f"{codes.get(r['alleged_party_id'] or '', 'no party named')} · "
-                    f"{r['fatalities']} killed · {r['description'][:120]}",
-                    className="small text-secondary",
-                ),
-            ],
-            className="feed-item",
-            id={"type": "feed-item", "id": r["id"]},
-        )
-        for r in rows
-    ]
+    keys = [shown_key(r) for r in rows]
+    change = feed_changes(shown or [], keys) if live else None
+    if change is None:
+        if not rows:
+            return [dbc.ListGroupItem("No incident reported yet.")], keys
+        return [_feed_item(r, codes) for r in rows], keys
+    added, dropped, changed = change
+    if not (added or dropped or changed):
+        raise PreventUpdate
+    patch = dash.Patch()
+    for r in reversed(rows[:added]):
+        patch.prepend(_feed_item(r, codes))
+    for _ in range(dropped):
+        del patch[len(rows)]
+    for index in changed:
+        patch[index] = _feed_item(rows[index], codes)
+    return patch, keys
 
 
 def register(app: dash.Dash) -> None:
@@ -191,9 +252,11 @@ def register(app: dash.Dash) -> None:
         Output("ov-alerts", "children"),
         Input("ov-query", "data"),
         Input("live-summary", "data"),
-    )(lambda query, *_: headline(query))
+    )(shared_headline)
     app.callback(
         Output("ov-feed", "children"),
+        Output("ov-feed-shown", "data"),
         Input("ov-query", "data"),
         Input("live-incident", "data"),
-    )(lambda query, *_: feed(query))
+        State("ov-feed-shown", "data"),
+    )(lambda query, _, shown: feed(query, shown, live=ctx.triggered_id == "live-incident"))

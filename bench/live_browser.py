@@ -1,0 +1,311 @@
+"""Live benchmark in real browsers (issue 6): the time from a POST's response to the change
+visible in headless Chromium pages of the Overview, with 1 and with 20 sessions open.
+
+    python -m bench.live_browser                      # 1 session at 2/s, 20 sessions at 200/s
+    python -m bench.live_browser --seconds 20 --postgres postgresql://postgres@127.0.0.1/postgres
+
+Each session is a Chromium of its own (one browser keeps at most 6 connections to a host, and
+each page holds one open for its stream), signed in on the Overview. A MutationObserver in each
+page stamps the moment each incident first shows in the live feed (`performance.timeOrigin +
+now()`, the same clock as the poster's `time.time()`). Incidents are posted at a steady rate
+over keep-alive connections while every page is open.
+
+The feed shows the latest 12. At 200 events/s a page redraws a few times a second, so most
+events are already superseded by newer ones when the page draws: an event counts as on the
+page when it, or an event answered after it, first shows. "Lost" counts events no page ever
+covered, and the last check is that each page ends showing the 12 newest, in order.
+
+Baseline, in the same run, with the same browsers and load: the bench.live echo server's bare
+page (one native EventSource that prepends each notice to a list; no Dash, no database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    API,
+    RawConnection,
+    Server,
+    dumps,
+    free_port,
+    incident,
+    percentile,
+    postgres_database,
+    raw_request,
+    run_cli,
+    server_env,
+)
+from bench.live import cpu_seconds, say
+
+FEED_SIZE = 12
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# Stamps the first time each id shows in the feed (added, or an existing node that now shows it).
+OBSERVE_JS = """
+const feed = document.querySelector(arguments[0]);
+window.benchSeen = {};
+const stamp = () => {
+  const at = performance.timeOrigin + performance.now();
+  for (const el of feed.querySelectorAll(arguments[1])) {
+    const m = (el.id || '').match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
+    if (m && !(m[0] in window.benchSeen)) { window.benchSeen[m[0]] = at; }
+  }
+};
+stamp();
+new MutationObserver(stamp).observe(
+  feed, {childList: true, subtree: true, attributes: true, characterData: true});
+"""
+
+
+@dataclass
+class Target:
+    label: str
+    url: str
+    feed: str  # CSS selector of the list
+    item: str  # CSS selector of an item (its id attribute holds the record's id)
+    post_path: str
+    token: str | None
+    pid: int
+
+
+def chromium(headless_size: str = "1280,900") -> Any:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(arg)
+    options.add_argument(f"--window-size={headless_size}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+
+
+def wait(check: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if value := check():
+                return value
+        except Exception:  # noqa: S110 - the page may still be rendering
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("timed out waiting for the page")
+
+
+def open_page(driver: Any, target: Target) -> None:
+    if target.token:  # the dashboard: sign in, then wait for the live stream and the first render
+        driver.get(f"{target.url}/signin?token={target.token}")
+        wait(lambda: driver.find_element("id", "live-status").text == "live")
+        wait(lambda: driver.find_elements("css selector", target.item))
+        wait(lambda: driver.find_element("id", "ov-trust-value").text != "…")
+    else:
+        driver.get(f"{target.url}/")
+        wait(lambda: driver.find_element("css selector", target.feed))
+    driver.execute_script(OBSERVE_JS, target.feed, target.item)
+
+
+@dataclass
+class Run:
+    label: str
+    sessions: int
+    rate: float
+    posted: int
+    direct: int  # (session, event) pairs where the event itself showed
+    lost: int  # (session, event) pairs never covered
+    latencies: list[float]  # ms, response → covered, every (session, event) pair
+    final_ok: int  # sessions ending on the newest 12, in order
+    cpu_pct: float
+
+    def p(self, q: float) -> float:
+        return percentile(sorted(self.latencies), q)
+
+
+async def post_load(target: Target, port: int, rate: float, seconds: float) -> list[tuple]:
+    """Post incidents at `rate`; returns (id, response time.time()) in the order answered."""
+    conns = [await RawConnection.open(port) for _ in range(8)]
+    free: asyncio.Queue[RawConnection] = asyncio.Queue()
+    for c in conns:
+        free.put_nowait(c)
+    answered: list[tuple[str, float]] = []
+
+    async def post_one(i: int) -> None:
+        conn = await free.get()
+        body = incident(i)
+        body["id"] = str(uuid.uuid4())
+        request = raw_request("POST", target.post_path, dumps(body), target.token, port)
+        try:
+            status, _, _ = await conn.send(request)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await conn.close()
+            conn = await RawConnection.open(port)
+            conns.append(conn)
+            status, _, _ = await conn.send(request)
+        if status == 201:
+            answered.append((body["id"], time.time()))
+        free.put_nowait(conn)
+
+    t0 = time.perf_counter()
+    tasks = []
+    for i in range(int(rate * seconds)):
+        if (delay := t0 + i / rate - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(post_one(i)))
+    await asyncio.gather(*tasks)
+    for c in conns:
+        await c.close()
+    return answered
+
+
+def measure(drivers: list[Any], target: Target, port: int, rate: float, seconds: float) -> Run:
+    with ThreadPoolExecutor(len(drivers)) as pool:
+        list(pool.map(lambda d: open_page(d, target), drivers))
+    time.sleep(1)
+    cpu0, t0 = cpu_seconds(target.pid), time.perf_counter()
+    answered = asyncio.run(post_load(target, port, rate, seconds))
+    cpu = cpu_seconds(target.pid) - cpu0
+    elapsed = time.perf_counter() - t0
+    time.sleep(3)  # stragglers
+    latencies: list[float] = []
+    direct = lost = final_ok = 0
+    newest = [i for i, _ in answered[-FEED_SIZE:]][::-1]
+    for d in drivers:
+        seen: dict[str, float] = d.execute_script("return window.benchSeen")
+        # Walking back from the newest: an event is covered by the first showing of itself or
+        # of any event answered after it.
+        covered = float("inf")
+        for event_id, answered_at in reversed(answered):
+            covered = min(covered, seen.get(event_id, float("inf")))
+            direct += event_id in seen
+            if covered == float("inf"):
+                lost += 1
+            else:
+                latencies.append(covered - 1000 * answered_at)
+        shown = [
+            m.group(0)
+            for el in d.find_elements("css selector", target.item)
+            if (m := UUID.search(el.get_attribute("id") or ""))
+        ]
+        final_ok += shown[: len(newest)] == newest
+    return Run(
+        label=target.label,
+        sessions=len(drivers),
+        rate=len(answered) / elapsed,
+        posted=len(answered),
+        direct=direct,
+        lost=lost,
+        latencies=latencies,
+        final_ok=final_ok,
+        cpu_pct=100 * cpu / elapsed,
+    )
+
+
+def line_of(r: Run) -> str:
+    pairs = r.posted * r.sessions
+    return (
+        f"| {r.label} | {r.sessions} | {r.rate:.0f}/s | {r.posted} | "
+        f"{100 * r.direct / max(pairs, 1):.0f}% | {r.lost} | {r.p(50):.0f} | {r.p(95):.0f} | "
+        f"{r.p(99):.0f} | {r.final_ok}/{r.sessions} | {r.cpu_pct:.0f}% |"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    say(f"PeaceWatch browser live benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"{os.cpu_count()} cores")  # fmt: skip
+    say(f"  command: python -m bench.live_browser {' '.join(sys.argv[1:])}")
+    runs: list[Run] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="peacewatch-live-browser-") as tmp_name,
+        ExitStack() as stack,
+    ):
+        tmp = Path(tmp_name)
+        if args.postgres:
+            url = stack.enter_context(postgres_database(args.postgres, "peacewatch_livebrowser"))
+        else:
+            url = f"sqlite:///{tmp / 'live.db'}"
+        say(f"  database: {url.split(':', 1)[0]}, seeded with `peacewatch demo`")
+        env = server_env(url, PEACEWATCH_DASHBOARD_SECRET_KEY="b" * 40)
+        run_cli(env, "db", "upgrade", cwd=tmp)
+        run_cli(env, "demo", cwd=tmp)
+        created = run_cli(env, "token", "create", "--name", "bench", "--role", "admin", cwd=tmp)
+        token = created.stdout.strip().splitlines()[-1]
+        echo_port = free_port()
+        echo = Server(
+            [sys.executable, "-m", "bench.live", "--echo-server", str(echo_port)],
+            env, echo_port, tmp, tmp / "echo.log",
+        )  # fmt: skip
+        real = Server.peacewatch(env, tmp)
+        drivers: list[Any] = []
+        try:
+            echo.start()
+            real.start()
+            assert echo.proc
+            assert real.proc
+            bare = Target("baseline: bare EventSource page", f"http://127.0.0.1:{echo.port}",
+                          "#feed", ".item", "/publish", None, echo.proc.pid)  # fmt: skip
+            dash = Target("PeaceWatch Overview (Dash)", f"http://127.0.0.1:{real.port}",
+                          "#ov-feed", ".feed-item", f"{API}/incidents", token, real.proc.pid)  # fmt: skip
+            most = max(n for n, _ in args.scenarios)
+            say(f"  starting {most} Chromium ...")
+            with ThreadPoolExecutor(4) as pool:
+                drivers = list(pool.map(lambda _: chromium(), range(most)))
+            measure(drivers[:1], dash, real.port, 2, 3)  # warm-up: imports, caches, compression
+            for sessions, rate in args.scenarios:
+                for target, port in ((bare, echo.port), (dash, real.port)):
+                    say(f"  {target.label}: {sessions} session(s), {rate:g}/s, {args.seconds:g} s")
+                    runs.append(measure(drivers[:sessions], target, port, rate, args.seconds))
+                    if runs[-1].lost and target is dash:
+                        say(f"  ! events lost; the server's log ends:\n{real.log_tail(15)}")
+        finally:
+            for d in drivers:
+                try:
+                    d.get("about:blank")
+                    d.quit()
+                except Exception:  # noqa: S110
+                    pass
+            real.stop()
+            echo.stop()
+    say("")
+    say("| run | sessions | posts/s | events | shown themselves | lost | p50 ms | p95 ms | "
+        "p99 ms | ends on the newest 12 | server CPU |")  # fmt: skip
+    say("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in runs:
+        say(line_of(r))
+    for r in runs:
+        if r.label.startswith("PeaceWatch"):
+            goal = 150 if r.sessions == 1 else 1000
+            ok = r.p(95) < goal and r.lost == 0 and r.final_ok == r.sessions
+            say(f"  goal {r.sessions} session(s): p95 < {goal} ms, none lost: "
+                f"{r.p(95):.0f} ms, {r.lost} lost   {'met' if ok else 'MISSED'}")  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.live_browser", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="seconds of posting per run")
+    parser.add_argument("--sessions", type=int, default=20, help="sessions of the loaded run")
+    parser.add_argument("--rate", type=float, default=200, help="events/s of the loaded run")
+    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to use, not SQLite")
+    args = parser.parse_args(argv)
+    args.scenarios = [(1, 2.0), (args.sessions, args.rate)]
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
