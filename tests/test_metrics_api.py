@@ -11,8 +11,11 @@ from tests.helpers import API, error_field, incident_body, post, today
 
 
 def ago(days: int, hour: int = 10) -> str:
-    day = datetime.now(UTC).date() - timedelta(days=days)
-    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC).isoformat()
+    """`hour` o'clock UTC `days` ago, or a minute ago if that is still to come (today, early)."""
+    now = datetime.now(UTC)
+    day = now.date() - timedelta(days=days)
+    at = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+    return min(at, now - timedelta(minutes=1)).isoformat()
 
 
 def day_ago(days: int) -> str:
