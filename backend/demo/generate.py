@@ -414,8 +414,10 @@ def _incident(
     place = S.PLACES[rng.choice(S.AREAS[dyad.alleged])]
     category = rng.choice(dyad.categories)
     occurred = _at(data, month * 30 + rng.uniform(0, 30)).replace(microsecond=0)
-    reported = occurred + timedelta(hours=rng.uniform(0.5, 36))
-    received = reported + timedelta(minutes=rng.uniform(1, 240))
+    # Nothing after the anchor (midnight today): seeded early in the day, a report "received"
+    # 40 hours after its incident would lie in the future and top the live feed for a day.
+    reported = min(occurred + timedelta(hours=rng.uniform(0.5, 36)), max(occurred, data.anchor))
+    received = min(reported + timedelta(minutes=rng.uniform(1, 240)), max(reported, data.anchor))
     violent = category.value in ("armed_clash", "shelling", "attack_on_civilians")
     fatalities = poisson(rng, 1.6) if violent else 0
     injuries = poisson(rng, 2.5) if violent else poisson(rng, 0.2)
