@@ -326,26 +326,31 @@ def fill(disk: Path) -> Path:
     return filler
 
 
+def full_disk_scenario(url: str, disk: Path, tmp_path: Path) -> None:
+    """A server on `url`, whose files live on `disk`: writes, then the disk fills, then room
+    is made again; 503s meanwhile, and a clean database at the end."""
+    env = server_env(url)
+    token = prepare_database(env, tmp_path, token_name="patrol-full-disk")
+    server = Server.peacewatch(env, tmp_path, "full-disk").start()
+    try:
+        earlier = post_some(server.port, token)
+        filler = fill(disk)
+        stored = exercise_storage_fault(
+            server.port,
+            token,
+            earlier=earlier,
+            says="disk is full",
+            fix=filler.unlink,
+            first_write_fails=False,  # free room inside existing files or pages takes a few
+        )
+    finally:
+        server.stop()
+    assert_clean(url, env, tmp_path, stored)
+
+
 def test_full_disk_sqlite_answers_503_and_recovers(tmp_path: Path) -> None:
     with small_tmpfs("16m") as disk:
-        url = f"sqlite:///{disk / 'peacewatch.db'}"
-        env = server_env(url)
-        token = prepare_database(env, tmp_path, token_name="patrol-full-disk")
-        server = Server.peacewatch(env, tmp_path, "full-disk").start()
-        try:
-            earlier = post_some(server.port, token)
-            filler = fill(disk)
-            stored = exercise_storage_fault(
-                server.port,
-                token,
-                earlier=earlier,
-                says="disk is full",
-                fix=filler.unlink,
-                first_write_fails=False,  # space left inside the files may take a few more
-            )
-        finally:
-            server.stop()
-        assert_clean(url, env, tmp_path, stored)
+        full_disk_scenario(f"sqlite:///{disk / 'peacewatch.db'}", disk, tmp_path)
 
 
 # Run before exec in the server's process: root gives up its right to write any file
@@ -460,24 +465,7 @@ def test_full_disk_postgresql_answers_503_and_recovers(tmp_path: Path) -> None:
         try:
             _admin(f'CREATE DATABASE "{name}" TABLESPACE "{space}"')
             url = sa.make_url(sqlalchemy_url(POSTGRES_URL)).set(database=name)
-            url = url.render_as_string(False)
-            env = server_env(url)
-            token = prepare_database(env, tmp_path, token_name="patrol-full-disk")
-            server = Server.peacewatch(env, tmp_path, "full-disk").start()
-            try:
-                earlier = post_some(server.port, token)
-                filler = fill(disk)
-                stored = exercise_storage_fault(
-                    server.port,
-                    token,
-                    earlier=earlier,
-                    says="disk is full",
-                    fix=filler.unlink,
-                    first_write_fails=False,  # free room inside existing pages takes a few
-                )
-            finally:
-                server.stop()
-            assert_clean(url, env, tmp_path, stored)
+            full_disk_scenario(url.render_as_string(False), disk, tmp_path)
         finally:
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             _admin(f'DROP TABLESPACE IF EXISTS "{space}"')
