@@ -25,10 +25,10 @@ from backend.auth.router import router as tokens_router
 from backend.auth.service import TokenCache
 from backend.config import Settings
 from backend.db import Database
-from backend.dbfaults import storage_fault
+from backend.dbfaults import retry_after, storage_fault
 from backend.ddr.router import router as ddr_router
 from backend.diplomacy.router import router as diplomacy_router
-from backend.errors import DomainError, RateLimited, Unauthenticated, Unavailable
+from backend.errors import DomainError, Unauthenticated, Unavailable
 from backend.exports.router import router as exports_router
 from backend.imports.router import router as imports_router
 from backend.imports.service import Source as ImportSource
@@ -82,7 +82,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             errors = [{"field": exc.field, "message": exc.message, "type": type(exc).__name__}]
             detail = f"{exc.field}: {exc.message}"
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
-        if isinstance(exc, RateLimited):
+        if exc.retry_after is not None:  # 429 and 503: when to come back
             headers = {"Retry-After": str(exc.retry_after)}
         return _error(exc.status_code, request, detail, errors, headers)
 
@@ -117,7 +117,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if fault is None:
             return await _crash(request, exc)
         log.error("%s %s: %s (%s)", request.method, request.url.path, fault, exc.orig)
-        return await _domain(request, Unavailable(fault))
+        return await _domain(request, Unavailable(fault, retry_after=retry_after(fault)))
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

@@ -1,7 +1,8 @@
 """Faults of the database's storage, which no request caused: a full disk, a read-only database,
-a database that cannot be reached.
+a database that cannot be reached, or one kept busy by other writers past the server's wait.
 
-The API answers them with 503 and what is wrong (nothing of the request was stored; retry later),
+The API answers them with 503, what is wrong (nothing of the request was stored) and when to
+retry (`Retry-After`),
 never with a 500 that reads like a bug. `storage_fault` is the one place that decides which
 database errors these are; `backend.app` maps them, and `install` makes a connection that met a
 read-only database reconnect, so writes work again as soon as the database is writable.
@@ -36,12 +37,30 @@ NO_RESOURCES = (
     "was stored; retry later"
 )
 UNREACHABLE = "the database cannot be reached now: retry shortly"
+BUSY = (
+    "the database was busy with other writers for longer than the server waits: nothing of this "
+    "request was stored; retry shortly"
+)
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html); extended codes share the low byte.
-_SQLITE = {13: DISK_FULL, 8: READ_ONLY, 10: IO_ERROR, 14: CANNOT_OPEN}
-# PostgreSQL's SQLSTATEs: exact codes first, then whole classes.
-_POSTGRES = {"53100": DISK_FULL, "25006": READ_ONLY, "58030": IO_ERROR}
+# BUSY and LOCKED: another writer held the database past `sqlite_busy_timeout_ms`.
+_SQLITE = {13: DISK_FULL, 8: READ_ONLY, 10: IO_ERROR, 14: CANNOT_OPEN, 5: BUSY, 6: BUSY}
+# PostgreSQL's SQLSTATEs: exact codes first, then whole classes. Deadlocks, serialization
+# failures and locks not granted are transient: the client's retry (with its ids) succeeds.
+_POSTGRES = {
+    "53100": DISK_FULL,
+    "25006": READ_ONLY,
+    "58030": IO_ERROR,
+    "40001": BUSY,
+    "40P01": BUSY,
+    "55P03": BUSY,
+}
 _POSTGRES_CLASSES = {"53": NO_RESOURCES, "08": UNREACHABLE, "57": UNREACHABLE}
+
+# How long a client should wait before retrying (`Retry-After`, seconds): an operator's fix
+# (disk, permissions) takes minutes; a restart or a busy moment, seconds.
+_RETRY_AFTER = {BUSY: 1, UNREACHABLE: 5, NO_RESOURCES: 10}
+_OPERATOR_FIX_SECONDS = 60
 
 
 def storage_fault(exc: BaseException) -> str | None:
@@ -64,6 +83,11 @@ def storage_fault(exc: BaseException) -> str | None:
     if type(orig).__name__ == "OperationalError" and type(orig).__module__.startswith("psycopg"):
         return UNREACHABLE
     return None
+
+
+def retry_after(fault: str) -> int:
+    """Seconds a client should wait before retrying after `fault` (one of this module's texts)."""
+    return _RETRY_AFTER.get(fault, _OPERATOR_FIX_SECONDS)
 
 
 def install(engine: Engine) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 class DomainError(Exception):
     status_code = 400
+    retry_after: int | None = None  # whole seconds the client should wait (`Retry-After`)
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -46,6 +47,11 @@ class RateLimited(DomainError):
 
 class Unavailable(DomainError):
     """The server cannot take the request now (stopping; a full disk or a read-only database,
-    see `backend.dbfaults`); nothing of it was stored, and the client should retry."""
+    see `backend.dbfaults`); nothing of it was stored, and the client should retry after
+    `retry_after` seconds."""
 
     status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

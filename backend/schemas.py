@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from functools import cache
 from types import UnionType
 from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
@@ -33,6 +34,18 @@ def _clean(value: str) -> str:
 
 # Free text from the field: no NUL bytes (PostgreSQL cannot store them), no stray surrounding space.
 Text = Annotated[str, AfterValidator(_clean)]
+
+
+def _filled(value: str) -> str:
+    value = _clean(value)
+    if not value:
+        raise ValueError("must not be blank (only spaces)")
+    return value
+
+
+# Text that must say something (a name, a title): spaces alone are refused, not stored as "".
+# The schema says so too (a character that is not space), so a client can check before sending.
+NonBlank = Annotated[str, AfterValidator(_filled), Field(json_schema_extra={"pattern": r"\S"})]
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -100,12 +113,20 @@ class InputModel(SQLModel):
     def _as_documented(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None or info.field_name is None:
             return value
-        kind = _scalar_kind(cls.model_fields[info.field_name].annotation)
-        if kind is bool:
-            return json_bool(value)
-        if kind in (date, datetime):
-            return iso_text(value)
-        return value
+        check = _check_of(cls, info.field_name)
+        return value if check is None else check(value)
+
+
+@cache
+def _check_of(model: type[BaseModel], field: str) -> Callable[[Any], Any] | None:
+    """What `_as_documented` checks of a model's field: worked out once per field, as it runs
+    for every field of every record a batch sends."""
+    kind = _scalar_kind(model.model_fields[field].annotation)
+    if kind is bool:
+        return json_bool
+    if kind in (date, datetime):
+        return iso_text
+    return None
 
 
 def _scalar_kind(annotation: Any) -> Any:

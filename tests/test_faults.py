@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -246,6 +247,8 @@ def exercise_storage_fault(
     assert says in body["detail"], body
     assert "nothing of this request was stored" in body["detail"], body
     assert body["request_id"] == answer.headers["x-request-id"]
+    # An operator's fix takes minutes: the client is told to come back in a minute, not hammer.
+    assert answer.headers["retry-after"] == "60", answer.headers
 
     batch = [incident(20_000 + i) for i in range(20)]
     answer = call(port, token, "POST", f"{API}/sync", sync_body(batch))
@@ -469,3 +472,48 @@ def test_full_disk_postgresql_answers_503_and_recovers(tmp_path: Path) -> None:
         finally:
             _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             _admin(f'DROP TABLESPACE IF EXISTS "{space}"')
+
+
+# --- a database kept busy -------------------------------------------------------------------------
+
+
+def test_sqlite_writer_held_past_the_busy_timeout_gets_503_and_retry_after(tmp_path: Path) -> None:
+    """Another process holding SQLite's write lock longer than the server waits: a 503 saying the
+    database is busy and `Retry-After: 1` (not a 500 that reads like a bug); nothing stored;
+    the same record goes in once the lock is free."""
+    from fastapi.testclient import TestClient
+
+    from backend import migrate
+    from backend.app import create_app
+    from backend.auth import service as token_service
+    from backend.config import Settings
+    from backend.db import Database
+    from backend.vocab import Role
+
+    path = tmp_path / "busy.db"
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    settings = Settings(database_url=url, sqlite_busy_timeout_ms=300, _env_file=None)  # type: ignore[call-arg]
+    database = Database(settings)
+    with database.session() as session:
+        _, secret = token_service.create_token(session=session, name="patrol", role=Role.reporter)
+    database.dispose()
+    headers = {"Authorization": f"Bearer {secret}"}
+    item = incident(1)
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        other = sqlite3.connect(path, isolation_level=None)  # another process's writer, in effect
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            for path_, body in ((f"{API}/incidents", item), (f"{API}/sync", sync_body([item]))):
+                answer = client.post(path_, json=body, headers=headers)
+                assert answer.status_code == 503, (path_, answer.status_code, answer.text)
+                assert answer.headers["retry-after"] == "1"
+                assert "busy with other writers" in answer.json()["detail"]
+                assert "nothing of this request was stored" in answer.json()["detail"]
+        finally:
+            other.rollback()
+            other.close()
+        assert client.get(f"{API}/incidents/{item['id']}", headers=headers).status_code == 404
+        assert client.post(f"{API}/incidents", json=item, headers=headers).status_code == 201
+        assert client.post(f"{API}/incidents", json=item, headers=headers).status_code == 200

@@ -34,6 +34,24 @@ def test_reporter_may_not_create_a_party(client, auth, db):
     assert count(db, Party) == 0
 
 
+def test_a_name_of_spaces_alone_is_refused_and_the_schema_says_so(client, admin, make_party, db):
+    """"   " is no name: refused (not stored as ""), on create and on change, and the published
+    schema asks for a character that is not space, so a client can check before sending."""
+    blank = {"name": "   ", "code": "BLK", "kind": "militia"}
+    response = client.post(URL, json=blank, headers=admin)
+    assert response.status_code == 422, response.text
+    assert "blank" in field_errors(response)["name"]
+    assert count(db, Party) == 0
+    party = make_party(name="  Model  ", code="MODEL")
+    assert party["name"] == "Model"
+    response = client.patch(f"{URL}/{party['id']}", json={"name": " \t "}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert "blank" in field_errors(response)["name"]
+    assert client.get(f"{URL}/{party['id']}", headers=admin).json()["name"] == "Model"
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["PartyCreate"]
+    assert schema["properties"]["name"]["pattern"] == r"\S"
+
+
 @pytest.mark.parametrize("field", ["name", "code"])
 def test_names_and_codes_are_unique_whatever_the_case(client, admin, make_party, field):
     first = make_party(name="Armed Forces of Liberia", code="AFL")

@@ -13,7 +13,7 @@ from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import FieldValueError, InputModel, Text
+from backend.schemas import FieldValueError, InputModel, NonBlank, Text
 from backend.vocab import AgreementKind, CommitmentCategory, ImplementationLevel
 
 
@@ -52,13 +52,13 @@ class Agreement(AgreementBase, table=True):
 
 
 class AgreementCreate(AgreementBase, InputModel):
-    name: Text = Field(min_length=1, max_length=300)
+    name: NonBlank = Field(min_length=1, max_length=300)
     summary: Text = Field(default="", max_length=10_000)
     party_ids: list[uuid.UUID] = Field(min_length=1, max_length=50, description="Signatories")
 
 
 class AgreementUpdate(InputModel):
-    name: Text | None = Field(default=None, min_length=1, max_length=300)
+    name: NonBlank | None = Field(default=None, min_length=1, max_length=300)
     kind: AgreementKind | None = None
     signed_on: date | None = None
     summary: Text | None = Field(default=None, max_length=10_000)
@@ -96,14 +96,14 @@ class Commitment(CommitmentBase, table=True):
 
 class CommitmentCreate(CommitmentBase, InputModel):
     reference: Text | None = Field(default=None, max_length=50)
-    title: Text = Field(min_length=1, max_length=500)
+    title: NonBlank = Field(min_length=1, max_length=500)
     text: Text = Field(default="", max_length=10_000)
     party_ids: list[uuid.UUID] = Field(min_length=1, max_length=50, description="Who promised")
 
 
 class CommitmentUpdate(InputModel):
     reference: Text | None = Field(default=None, max_length=50)
-    title: Text | None = Field(default=None, min_length=1, max_length=500)
+    title: NonBlank | None = Field(default=None, min_length=1, max_length=500)
     text: Text | None = Field(default=None, max_length=10_000)
     category: CommitmentCategory | None = None
     due_on: date | None = None

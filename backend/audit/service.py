@@ -68,9 +68,9 @@ def _hash(
 ) -> str:
     """The entry's hash: SHA-256 of the JSON array of its fields in this order (`changes` as its
     canonical JSON text, `at` in ISO 8601). Built by joining the fields' encodings, which gives
-    the very text that encoding the array at once would."""
-    parts = (seq, at.isoformat(), actor, actor_role, action, record_kind, record_id)
-    raw = f"[{','.join(map(_encode, parts))},{changes_json},{_encode(prev_hash)}]"
+    the very text that encoding the array at once would (an integer's JSON is its decimal text)."""
+    texts = (at.isoformat(), actor, actor_role, action, record_kind, record_id)
+    raw = f"[{int(seq)},{','.join(map(_encode, texts))},{changes_json},{_encode(prev_hash)}]"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 

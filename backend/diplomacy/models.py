@@ -10,7 +10,7 @@ from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import FieldValueError, InputModel, Text
+from backend.schemas import FieldValueError, InputModel, NonBlank, Text
 from backend.vocab import Track, TrackActivityKind, TrackOutcome
 
 
@@ -58,7 +58,7 @@ def _check_women(participants: int | None, women: int | None) -> None:
 
 class TrackActivityCreate(TrackActivityBase, InputModel):
     id: uuid.UUID | None = Field(default=None, description="Set on the device to make retries safe")
-    title: Text = Field(min_length=1, max_length=300)
+    title: NonBlank = Field(min_length=1, max_length=300)
     venue: Text | None = Field(default=None, max_length=200)
     facilitator: Text | None = Field(default=None, max_length=200)
     summary: Text = Field(default="", max_length=10_000)
@@ -71,7 +71,7 @@ class TrackActivityCreate(TrackActivityBase, InputModel):
 
 
 class TrackActivityUpdate(InputModel):
-    title: Text | None = Field(default=None, min_length=1, max_length=300)
+    title: NonBlank | None = Field(default=None, min_length=1, max_length=300)
     occurred_on: date | None = None
     venue: Text | None = Field(default=None, max_length=200)
     facilitator: Text | None = Field(default=None, max_length=200)

@@ -10,7 +10,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, enum_type, utcnow
-from backend.schemas import InputModel, Text
+from backend.schemas import InputModel, NonBlank, Text
 from backend.vocab import PartyKind
 
 
@@ -37,7 +37,7 @@ class Party(PartyBase, table=True):
 
 
 class PartyCreate(PartyBase, InputModel):
-    name: Text = Field(min_length=1, max_length=200)
+    name: NonBlank = Field(min_length=1, max_length=200)
     code: Text = Field(min_length=1, max_length=20, regex=r"^[A-Za-z0-9_-]+$")
     aliases: list[Text] = Field(default_factory=list, max_length=100)
 
@@ -48,7 +48,7 @@ class PartyCreate(PartyBase, InputModel):
 
 
 class PartyUpdate(InputModel):
-    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    name: NonBlank | None = Field(default=None, min_length=1, max_length=200)
     code: Text | None = Field(default=None, min_length=1, max_length=20, regex=r"^[A-Za-z0-9_-]+$")
     kind: PartyKind | None = None
     signatory: bool | None = None

@@ -11,7 +11,7 @@ from pydantic import model_validator
 from sqlmodel import Field, SQLModel
 
 from backend.db import UTCDateTime, utcnow
-from backend.schemas import FieldValueError, InputModel, Text
+from backend.schemas import FieldValueError, InputModel, NonBlank, Text
 
 
 class PerceptionSurveyBase(SQLModel):
@@ -52,7 +52,7 @@ class PerceptionSurvey(PerceptionSurveyBase, table=True):
 class PerceptionSurveyCreate(PerceptionSurveyBase, InputModel):
     respondent_group: Text | None = Field(default=None, max_length=200)
     admin1: Text | None = Field(default=None, max_length=100)
-    source: Text = Field(min_length=1, max_length=300)
+    source: NonBlank = Field(min_length=1, max_length=300)
     notes: Text = Field(default="", max_length=10_000)
 
     @model_validator(mode="after")
