@@ -12,7 +12,7 @@ import flask
 from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
-from backend.errors import Unauthenticated
+from backend.errors import RateLimited, Unauthenticated
 from dashboard import context, exports, filters, shared, static
 from dashboard.auth import COOKIE, SIGNIN_PATH, SIGNOUT_PATH, Sessions, safe_next, signin_page
 from dashboard.auth import signin_url as _signin_url
@@ -112,7 +112,12 @@ def _signin() -> flask.Response | str:
     if not token:
         return signin_page(next_path=next_path)
     try:
-        _, value = sessions.check_token(token)
+        _, value = sessions.sign_in(token, flask.request.remote_addr or "unknown")
+    except RateLimited as exc:
+        page = signin_page(next_path=next_path, error=f"Not signed in: {exc.message}.")
+        response = flask.Response(page, status=429, mimetype="text/html")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except Unauthenticated as exc:
         page = signin_page(next_path=next_path, error=f"Not signed in: {exc.message}.")
         return flask.Response(page, status=401, mimetype="text/html")

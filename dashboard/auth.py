@@ -21,7 +21,8 @@ from backend.auth.permissions import Permission
 from backend.auth.service import Principal, TokenCache, hash_token, token_holder
 from backend.config import Settings
 from backend.db import Database
-from backend.errors import Unauthenticated
+from backend.errors import RateLimited, Unauthenticated
+from backend.ratelimit import RateLimiter
 
 COOKIE = "peacewatch_session"
 SIGNIN_PATH = "/signin"
@@ -83,6 +84,23 @@ class Sessions:
         digest = hash_token(secret.strip())
         principal = self._holder(digest)
         return principal, self.serializer.dumps(digest)
+
+    def sign_in(self, secret: str, client: str) -> tuple[Principal, str]:
+        """`check_token` for a sign-in from address `client`, slowed as the API slows guessing:
+        the same count of failed token checks per address (the app's `auth_failures`), so the
+        sign-in form is no way around it. RateLimited while that address must wait, whether or
+        not this token is good (so that a right guess cannot be told from a wrong one)."""
+        failures: RateLimiter = self._state.auth_failures
+        if retry_after := failures.wait(client):
+            raise RateLimited(
+                f"too many failed sign-ins from {client}; retry in {retry_after} s",
+                retry_after=retry_after,
+            )
+        try:
+            return self.check_token(secret)
+        except Unauthenticated:
+            failures.hit(client)
+            raise
 
     def principal(self, cookie: str | None) -> Principal | None:
         """Who the cookie signs in, or None (absent, forged, too old, token no longer valid)."""

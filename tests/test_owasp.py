@@ -136,6 +136,25 @@ class TestAPI2BrokenAuthentication:
         # be right cannot be told from a wrong one.
         assert client.get(INCIDENTS, headers=good).status_code == 429
 
+    def test_guessing_at_the_dashboard_sign_in_is_slowed_by_the_same_count(self, app_with, auth):
+        """The sign-in form takes a token too: it must be no way around the API's slowing."""
+        client = app_with(auth_failures_per_minute=3)
+        good = auth("viewer")["Authorization"].removeprefix("Bearer ")
+        signed_in = client.post("/signin", data={"token": good}, follow_redirects=False)
+        assert signed_in.status_code in (302, 303), signed_in.text
+        client.cookies.clear()
+        for n in range(3):
+            guess = client.post("/signin", data={"token": f"pw_guess{n}"}, follow_redirects=False)
+            assert guess.status_code == 401
+        slowed = client.post("/signin", data={"token": good}, follow_redirects=False)
+        assert slowed.status_code == 429
+        assert 1 <= int(slowed.headers["retry-after"]) <= 20
+        assert "too many failed sign-ins" in slowed.text
+        assert "set-cookie" not in slowed.headers
+        # One count for both doors: the API now slows that address as well.
+        api = client.get(INCIDENTS, headers={"Authorization": f"Bearer {good}"})
+        assert api.status_code == 429
+
     def test_requests_without_a_token_are_not_counted_as_guesses(self, app_with, auth):
         client = app_with(auth_failures_per_minute=1)
         for _ in range(3):
