@@ -4,8 +4,10 @@ never make a second row."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,17 +50,30 @@ def test_the_simulator_creates_records_and_replays_never_duplicate(db, server):
     reporter = _token(db, "sim-reporter", Role.reporter)
     analyst = _token(db, "sim-analyst", Role.analyst)
     lines: list[str] = []
+    enough = threading.Event()
+
+    def say(line: str) -> None:
+        # Stop after 80 records rather than after a set time: a database slowed by whatever
+        # else shares the machine (a commit can wait seconds behind another database's bulk
+        # load on a shared PostgreSQL server) must not make the count the test expects.
+        lines.append(line)
+        sent = re.match(r"simulator: (\d+) records sent", line)
+        if sent and int(sent.group(1)) >= 80:
+            enough.set()
+
     simulator = Simulator(
         url=server.url,
         reporter_token=reporter,
         analyst_token=analyst,
         rate_per_minute=1500,
-        duration_s=5,
+        duration_s=90,
         seed=11,
         every=20,
-        say=lines.append,
+        say=say,
+        stop=enough,
     )
     tally = simulator.run()
+    assert enough.is_set(), f"80 records not sent in 90 s: {tally.line()}"
 
     counts = tally.counts
     assert counts["created"] >= 40, tally.line()
