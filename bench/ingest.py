@@ -222,6 +222,7 @@ def storage_rows(
 
 # The rows `/sync` stores for each incident: the record, its audit entry, its idempotency key.
 STORED_TABLES = ("incident", "audit_entry", "idempotency_key")
+Tables = list[tuple[str, list[str], list[tuple[Any, ...]]]]  # (table, columns, rows), in order
 
 
 class RawSqlite:
@@ -239,10 +240,7 @@ class RawSqlite:
     def columns_of(self, table: str) -> list[str]:
         return [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
 
-    def insert(self, rows: list[tuple[Any, ...]]) -> None:
-        self.insert_tables([("incident", self.columns, rows)])
-
-    def insert_tables(self, tables: list[tuple[str, list[str], list[tuple[Any, ...]]]]) -> None:
+    def insert_tables(self, tables: Tables) -> None:
         """Rows of several tables in one transaction: `(table, columns, rows)`, in order."""
         self.conn.execute("BEGIN IMMEDIATE")
         for table, columns, rows in tables:
@@ -251,7 +249,7 @@ class RawSqlite:
             self.conn.executemany(sql, rows)
         self.conn.execute("COMMIT")
 
-    def stored(self, ids: list[str]) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    def stored(self, ids: list[str]) -> Tables:
         """What the database holds for the incidents `ids`, as it is stored: each row of
         STORED_TABLES that belongs to them (this connection reads PeaceWatch's database)."""
         hexes = [uuid.UUID(i).hex for i in ids]
@@ -297,17 +295,14 @@ class RawPostgres:
         self.conn.commit()
         return columns
 
-    def insert(self, rows: list[tuple[Any, ...]]) -> None:
-        self.insert_tables([("incident", self.columns, rows)])
-
-    def insert_tables(self, tables: list[tuple[str, list[str], list[tuple[Any, ...]]]]) -> None:
+    def insert_tables(self, tables: Tables) -> None:
         with self.conn.transaction(), self.conn.cursor() as cur:
             for table, columns, rows in tables:
                 with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
 
-    def stored(self, ids: list[str]) -> list[tuple[str, list[str], list[tuple[Any, ...]]]]:
+    def stored(self, ids: list[str]) -> Tables:
         where = {
             "incident": "id = ANY(%s::uuid[])",
             "audit_entry": "record_kind = 'incident' AND record_id = ANY(%s)",
@@ -325,12 +320,9 @@ class RawPostgres:
         self.conn.close()
 
 
-def replay_load(
-    driver: RawSqlite | RawPostgres,
-    batches: list[list[tuple[str, list[str], list[tuple[Any, ...]]]]],
-    label: str,
-) -> Run:
-    """The raw driver writing, batch by batch, the very rows `/sync` stored for the batch."""
+def driver_load(driver: RawSqlite | RawPostgres, batches: list[Tables], label: str) -> Run:
+    """The raw driver writing `batches` one after another, each in one transaction; the events
+    of a batch are the rows of its first table."""
     latencies = []
     start = time.perf_counter()
     for n, tables in enumerate(batches, 1):
@@ -341,22 +333,6 @@ def replay_load(
     seconds = time.perf_counter() - start
     clear_progress()
     events = sum(len(tables[0][2]) for tables in batches)
-    return Run(events, seconds, sorted(x * 1000 for x in latencies))
-
-
-def raw_load(
-    driver: RawSqlite | RawPostgres, batches: list[list[tuple[Any, ...]]], label: str
-) -> Run:
-    latencies = []
-    start = time.perf_counter()
-    for n, rows in enumerate(batches, 1):
-        t0 = time.perf_counter()
-        driver.insert(rows)
-        latencies.append(time.perf_counter() - t0)
-        progress(f"  {label}: batch {n}/{len(batches)}")
-    seconds = time.perf_counter() - start
-    clear_progress()
-    events = sum(len(b) for b in batches)
     return Run(events, seconds, sorted(x * 1000 for x in latencies))
 
 
@@ -503,7 +479,8 @@ async def bench_sync(
         base_runs, real_runs, full_runs = [], [], []
         for r in range(1, args.runs + 1):
             rows = [storage_rows(b, driver.columns, driver.dialect) for b in batches()]
-            b = raw_load(driver, rows, f"run {r} raw driver")
+            incident_rows = [[("incident", driver.columns, batch)] for batch in rows]
+            b = driver_load(driver, incident_rows, f"run {r} raw driver")
             bodies = batches()
             requests = [
                 raw_request("POST", f"{API}/sync", dumps(sync_body(items)), token, real.port)
@@ -511,7 +488,7 @@ async def bench_sync(
             ]
             p = await sync_load(real.port, requests, args.batch_size, f"run {r} /sync")
             stored = [reader.stored([item["id"] for item in items]) for items in bodies]
-            f = replay_load(replayer, stored, f"run {r} raw driver, rows /sync stored")
+            f = driver_load(replayer, stored, f"run {r} raw driver, rows /sync stored")
             base_runs.append(b)
             real_runs.append(p)
             full_runs.append(f)
