@@ -12,10 +12,17 @@ It migrates a fresh database and fills it with set-based inserts (no ORM, no API
 one verification event each, 1 track activity and 1 DDR milestone per 1,000 incidents, 2 agreements
 with 200 commitments and their progress. Then it times each service function (the whole
 computation behind `GET /api/v1/metrics/...`, HTTP aside) over the default 90-day window (daily
-series) and over the full ten years (monthly series), as an analyst (every incident) and, for incidents, as a viewer (the visibility
-rule). Baseline: `SELECT day, count(*) ... GROUP BY day` and `... GROUP BY category, admin1,
-alleged_party_id` over the same window of raw rows, on the same connection. After the fill it runs
-ANALYZE (and VACUUM on PostgreSQL), as autovacuum would before the data is in service.
+series) and over the full ten years (monthly series), as an analyst (every incident) and, for
+incidents, as a viewer (the visibility rule). After the fill it runs ANALYZE (and VACUUM on
+PostgreSQL), as autovacuum would before the data is in service.
+
+Baselines, in the same run: `SELECT day, count(*) ... GROUP BY day` and `... GROUP BY category,
+admin1, alleged_party_id` over the same window of raw rows; and, per measure, **the same measure
+over raw rows** (`raw`): the same service function on a connection where every rollup table is
+shadowed by a temporary view of the same name that computes it from the raw rows of the span the
+measure reads, by the plain `GROUP BY` that `peacewatch metrics rebuild` runs
+(`backend.metrics.rollups.raw_selects`), reading days only (no month tier: a month view would
+only scan the same rows again). Its ratio is raw p50 / measure p50. `--no-raw` skips it.
 """
 
 from __future__ import annotations
@@ -35,13 +42,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import Session
 
 from backend import migrate
 from backend.auth.service import Principal
 from backend.config import Settings
-from backend.db import Database, utcnow
-from backend.metrics import service
-from backend.metrics.window import MetricFilters
+from backend.db import Database, UTCDateTime, utcnow
+from backend.metrics import rollups, service
+from backend.metrics import window as windows
+from backend.metrics.window import MetricFilters, Term
 from backend.vocab import IncidentCategory, Role
 
 CATEGORIES = [c.value for c in IncidentCategory]
@@ -347,14 +356,24 @@ def p95(values: list[float]) -> float:
 
 
 def measures(
-    db: Database, settings: Settings, date_from: date, interval: str
+    db: Database,
+    settings: Settings,
+    date_from: date,
+    interval: str,
+    conn: sa.Connection | None = None,
 ) -> dict[str, Callable[[], Any]]:
+    """Each measure's service call, in a session of its own, or on `conn` if given."""
     analyst = Principal(name="bench-analyst", role=Role.analyst)
     viewer = Principal(name="bench-viewer", role=Role.viewer)
     f = MetricFilters(date_from=date_from, interval=interval)
 
     def call(fn: Callable[..., Any], principal: Principal = analyst, filters: Any = f):
         def run() -> Any:
+            if conn is not None:
+                with Session(bind=conn) as session, session.begin():
+                    return fn(
+                        session=session, principal=principal, settings=settings, filters=filters
+                    )
             with db.session(write=False) as session:
                 return fn(session=session, principal=principal, settings=settings, filters=filters)
 
@@ -376,6 +395,64 @@ def measures(
         "incidents (viewer)": call(service.incidents, viewer),
         "alerts": call(service.alerts),
     }
+
+
+def raw_since(name: str, start: date, today: date, settings: Settings) -> date:
+    """The first day whose incidents measure `name` reads (its window, plus what it looks back:
+    the previous window for incidents, the trailing series span for compliance and trust, the
+    recent, baseline and compared periods of alerts)."""
+    span = timedelta(days=settings.metrics_series_window_days - 1)
+    if name.startswith("incidents"):
+        return start - (today - start + timedelta(days=1))
+    if name in ("compliance", "trust"):
+        return start - max(span, timedelta(days=7))  # trust also compares with 7 days before
+    if name == "alerts":
+        recent = timedelta(days=settings.alert_recent_days)
+        recent_from = today - recent + timedelta(days=1)
+        return min(
+            recent_from - timedelta(days=settings.alert_baseline_days),
+            today - span - recent,
+            recent_from - recent,
+        )
+    return start
+
+
+@contextlib.contextmanager
+def over_raw_rows(db: Database, since: date, end: date) -> Iterator[sa.Connection]:
+    """A connection on which each rollup table is a temporary view of the same name (temporary
+    objects are found first on both databases) computing it from the raw incidents of
+    `since`..`end` by a plain GROUP BY, and on which the measures split no window into months."""
+    bounds = (f"{since} 00:00:00", f"{end} 00:00:00")
+    if db.dialect == "postgresql":
+        bounds = tuple(f"{b}+00" for b in bounds)  # type: ignore[assignment]
+    where = f"x.occurred_at >= '{bounds[0]}' AND x.occurred_at < '{bounds[1]}'"
+    temp = "temp" if db.dialect == "sqlite" else "pg_temp"
+    # A connection of its own on PostgreSQL, with no prepared statements: a pooled one may hold
+    # the measure's query prepared against the rollup table, which a view created since does not
+    # shadow. (SQLite re-prepares a statement when the schema changes, temporary views included.)
+    engine = db.engine
+    if db.dialect == "postgresql":
+        engine = sa.create_engine(
+            db.engine.url, poolclass=sa.NullPool, connect_args={"prepare_threshold": None}
+        )
+    conn = engine.connect()
+    month_terms = windows.month_terms
+    try:
+        for table, select in rollups.raw_selects(db.dialect, where).items():
+            view = f"CREATE TEMP VIEW {table} ({rollups.columns(table)}) AS {select}"
+            conn.exec_driver_sql(view)
+        conn.commit()
+        windows.month_terms = lambda lo, hi: [Term(1, False, lo, hi)]  # type: ignore[assignment]
+        yield conn
+    finally:
+        windows.month_terms = month_terms
+        conn.rollback()
+        for table in rollups.TABLES:
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {temp}.{table}")
+        conn.commit()
+        conn.close()
+        if engine is not db.engine:
+            engine.dispose()
 
 
 def baselines(db: Database, start: str, end: str) -> dict[str, Callable[[], Any]]:
@@ -400,7 +477,11 @@ def baselines(db: Database, start: str, end: str) -> dict[str, Callable[[], Any]
 
 
 def run(
-    db: Database, settings: Settings, runs: int, only: set[str] | None = None
+    db: Database,
+    settings: Settings,
+    runs: int,
+    only: set[str] | None = None,
+    raw_runs: int = 3,
 ) -> list[dict[str, Any]]:
     today = utcnow().date()
     rows = []
@@ -416,19 +497,35 @@ def run(
         raw = statistics.median(base["GROUP BY category, admin1, party"])
         for name, values in base.items():
             rows.append(_row(label, f"baseline: {name}", values, floor, raw))
-        overview = 0.0
+        overview = raw_overview = 0.0
         for name, fn in measures(db, settings, start, interval).items():
             if only and name not in only:
                 continue
             values = timed(fn, runs)
             overview += statistics.median(values)
             rows.append(_row(label, name, values, floor, raw))
-            say(
-                f"  {label:>8}  {name:<22} p50 {rows[-1]['p50_ms']:>9.1f} ms  p95 {rows[-1]['p95_ms']:>9.1f} ms"
-            )
-        rows.append(
-            {"window": label, "measure": "all of the above (sum of p50)", "p50_ms": overview}
-        )
+            line = f"p50 {rows[-1]['p50_ms']:>9.1f} ms  p95 {rows[-1]['p95_ms']:>9.1f} ms"
+            if raw_runs:
+                since = raw_since(name, start, today, settings)
+                with over_raw_rows(db, since, end) as conn:
+                    same = timed(measures(db, settings, start, interval, conn)[name], raw_runs)
+                rows[-1]["same_raw_p50_ms"] = statistics.median(same)
+                rows[-1]["same_raw_over_measure"] = statistics.median(same) / rows[-1]["p50_ms"]
+                raw_overview += statistics.median(same)
+                line += (
+                    f"  raw (same measure) p50 {rows[-1]['same_raw_p50_ms']:>9.1f} ms"
+                    f"  x {rows[-1]['same_raw_over_measure']:.1f}"
+                )
+            say(f"  {label:>8}  {name:<22} {line}")
+        total: dict[str, Any] = {
+            "window": label,
+            "measure": "all of the above (sum of p50)",
+            "p50_ms": overview,
+        }
+        if raw_runs:
+            total["same_raw_p50_ms"] = raw_overview
+            total["same_raw_over_measure"] = raw_overview / overview if overview else None
+        rows.append(total)
     return rows
 
 
@@ -442,6 +539,78 @@ def _row(window: str, name: str, values: list[float], floor: float, raw: float) 
         "x_baseline": p50 / floor if floor else None,
         "raw_over_measure": raw / p50 if p50 else None,
     }
+
+
+def _incident_rows(n: int, dialect: str, offset: int = 0) -> list[dict[str, Any]]:
+    """`n` incidents over ten years (one per 3,650 / n days), as the bench's fill spreads them."""
+    now = utcnow()
+    cats = CATEGORIES
+    return [
+        {
+            "id": uuid.uuid4() if dialect == "postgresql" else uid(),
+            "at": now - timedelta(days=((i + offset) * 7919) % YEARS_DAYS, minutes=i % 1440),
+            "cat": cats[i % 12],
+            "region": f"Region {i % 15}",
+            "district": f"District {i % 60}",
+            "dead": i % 4,
+            "sens": ("public", "restricted", "confidential")[i % 3],
+            "now": now,
+        }
+        for i in range(n)
+    ]
+
+
+_INSERT = sa.text(
+    "INSERT INTO incident (id, occurred_at, date_precision, category, latitude, longitude, "
+    "geo_precision, location_name, admin1, admin2, fatalities, injuries, source_type, "
+    "description, sensitivity, status, finding, reported_by, received_at, updated_at) VALUES "
+    "(:id, :at, 'day', :cat, 6.3, -10.8, 'exact', 'Place', :region, :district, :dead, 0, "
+    "'patrol', '', :sens, 'received', 'unverified', 'bench', :now, :now)"
+).bindparams(sa.bindparam("at", type_=UTCDateTime), sa.bindparam("now", type_=UTCDateTime))
+
+
+def insert_cost(server: str | None, n: int) -> list[dict[str, Any]]:
+    """What the rollup triggers cost a writer: `n` incidents inserted in batches of 500 (an
+    import) and 1,000 inserted one per transaction (field reports), into a fresh database at
+    migration 0008 (day rollups only) and one at head (with the month tier of 0009), both
+    migrated and timed in this run, one after the other."""
+    out = []
+    for revision in ("0008", "head"):
+        with database(server, None, None) as url:
+            migrate.upgrade(url, revision)
+            db = Database(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+            try:
+                rows = _incident_rows(n, db.dialect)
+                started = time.perf_counter()
+                for lo in range(0, n, 500):
+                    with db.engine.begin() as conn:
+                        conn.execute(_INSERT, rows[lo : lo + 500])
+                batched = time.perf_counter() - started
+                singles = _incident_rows(1000, db.dialect, offset=n)
+                started = time.perf_counter()
+                for row in singles:
+                    with db.engine.begin() as conn:
+                        conn.execute(_INSERT, row)
+                single = time.perf_counter() - started
+            finally:
+                db.dispose()
+        out.append(
+            {
+                "schema": "0008 (day rollups)" if revision == "0008" else "0009 (+ month tier)",
+                "batched_s": batched,
+                "rows_per_s": n / batched,
+                "single_s": single,
+            }
+        )
+        say(
+            f"  {out[-1]['schema']:<22} {n:,} in batches of 500: {batched:.2f} s "
+            f"({n / batched:,.0f}/s); 1,000 single-row transactions: {single:.2f} s"
+        )
+    return out
+
+
+def _cell(value: float | None, spec: str) -> str:
+    return "" if value is None else format(value, spec)
 
 
 @contextlib.contextmanager
@@ -481,7 +650,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", help="comma-separated measures to time (default: all), e.g. alerts,trust"
     )
+    parser.add_argument(
+        "--raw-runs",
+        type=int,
+        default=3,
+        help="timed runs of each measure over raw rows (median; slow over ten years)",
+    )
+    parser.add_argument(
+        "--no-raw", action="store_true", help="skip each measure's raw-rows baseline"
+    )
+    parser.add_argument(
+        "--insert-cost",
+        type=int,
+        metavar="N",
+        help="only time N incident inserts before and after migration 0009 (the triggers' cost), "
+        "on fresh databases (SQLite, or --postgres)",
+    )
     args = parser.parse_args(argv)
+    if args.insert_cost:
+        rows = insert_cost(args.postgres, args.insert_cost)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=2))
+        return 0
     with database(args.postgres, args.keep, args.url) as url:
         say(f"database: {url.split('@')[-1]}")
         migrate.upgrade(url)
@@ -502,21 +692,28 @@ def main(argv: list[str] | None = None) -> int:
             # collector's full passes.
             gc.freeze()
             only = {m.strip() for m in args.only.split(",")} if args.only else None
-            rows = run(db, settings, args.runs, only)
+            rows = run(db, settings, args.runs, only, 0 if args.no_raw else args.raw_runs)
         finally:
             db.dispose()
     say("")
-    say("| window | measure | p50 ms | p95 ms | x GROUP BY day | raw 3-column GROUP BY / measure |")
-    say("|---|---|---|---|---|---|")
+    say(
+        "| window | measure | p50 ms | p95 ms | x GROUP BY day | raw 3-column GROUP BY / measure "
+        "| same measure over raw rows, p50 ms | raw / measure |"
+    )
+    say("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        x = r.get("x_baseline")
-        p95_ms = r.get("p95_ms")
-        faster = r.get("raw_over_measure")
-        say(
-            f"| {r['window']} | {r['measure']} | {r['p50_ms']:,.1f} | "
-            f"{'' if p95_ms is None else f'{p95_ms:,.1f}'} | {'' if x is None else f'{x:.1f}'} | "
-            f"{'' if faster is None else f'{faster:.1f}'} |"
-        )
+        cells = [
+            _cell(r.get(k), f)
+            for k, f in (
+                ("p50_ms", ",.1f"),
+                ("p95_ms", ",.1f"),
+                ("x_baseline", ".1f"),
+                ("raw_over_measure", ".1f"),
+                ("same_raw_p50_ms", ",.1f"),
+                ("same_raw_over_measure", ".1f"),
+            )
+        ]
+        say(f"| {r['window']} | {r['measure']} | " + " | ".join(cells) + " |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0

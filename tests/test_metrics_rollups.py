@@ -2,7 +2,8 @@
 write path (API post, PATCH, verification steps, /sync, SQLAlchemy Core inserts, SQL updates and
 deletes, of incidents and of verification events), on SQLite and PostgreSQL; and `peacewatch
 metrics rebuild` repairs a corrupted rollup. The rollups are the incident and violation day
-rollups (migration 0005) and the delays to verify (`metrics_verify_delay`, migration 0006)."""
+rollups (migration 0005), their month tier (migration 0009) and the delays to verify
+(`metrics_verify_delay`, migration 0006)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 from backend.cli import app
 from backend.incidents.models import Incident
 from backend.metrics import rollups
+from backend.metrics import window as windows
 from backend.metrics.models import ViolationDayRollup
 from backend.verification.models import VerificationEvent
 from tests.helpers import API, incident_body
@@ -35,7 +37,8 @@ def _when(days: int, hour: int) -> datetime:
 
 fields = st.fixed_dictionaries(
     {
-        "days": st.integers(min_value=1, max_value=4),
+        # Days ago, reaching back over month boundaries, so that the month tier changes groups.
+        "days": st.sampled_from([1, 2, 3, 4, 33, 64]),
         "hour": st.sampled_from([0, 12, 23]),
         "category": st.sampled_from(CATEGORIES),
         "admin1": st.sampled_from(REGIONS),
@@ -209,7 +212,9 @@ def test_rollups_equal_a_recomputation_after_random_writes(client, db, auth, mak
 
     check()
     with db.session(write=False) as session:
-        assert rollups.stored(session)["metrics_incident_day"], "some incidents were counted"
+        stored = rollups.stored(session)
+    assert stored["metrics_incident_day"], "some incidents were counted"
+    assert len({row[0][:7] for row in stored["metrics_incident_month"]}) > 1, "months were crossed"
 
 
 def test_rollups_count_moves_between_groups_once(client, db, auth, make_party):
@@ -250,6 +255,7 @@ def test_metrics_rebuild_repairs_a_corrupted_rollup(client, db, auth, cli_env):
         assert client.post(f"{API}/incidents", json=body, headers=reporter).status_code == 201
     with db.session() as session:
         session.execute(sa.text("UPDATE metrics_incident_day SET incidents = incidents + 99"))
+        session.execute(sa.text("UPDATE metrics_incident_month SET fatalities = fatalities + 7"))
         party = uuid.uuid4()
         session.execute(
             sa.insert(ViolationDayRollup.__table__),  # type: ignore[attr-defined]
@@ -301,3 +307,67 @@ def test_a_reporter_counts_its_own_hidden_reports_and_no_one_elses(client, db, a
     assert (seen["incidents"], seen["fatalities"]) == (3, 11)
     assert (everything["incidents"], everything["fatalities"]) == (4, 15)
     assert seen["hotspots"][0]["incidents"] == 3
+
+
+def _days_only(lo, hi):
+    return (windows.Term(1, False, lo, hi),)
+
+
+def test_measures_read_through_the_month_tier_equal_those_read_by_day(
+    client, db, auth, make_party, monkeypatch
+):
+    """A window of whole months and ragged ends (month tier plus day tier, migration 0009) gives
+    the very answers of the same window read day by day, after inserts, moves and deletes."""
+    parties = [make_party()["id"], make_party()["id"]]
+    reporter, analyst = auth("reporter"), auth("analyst")
+    ids = []
+    for n, days in enumerate([2, 9, 20, 31, 33, 40, 47, 61, 64, 75, 88, 95, 118]):
+        f = {
+            "days": days,
+            "hour": 12,
+            "category": CATEGORIES[n % 3],
+            "admin1": REGIONS[n % 3],
+            "alleged": n % 2,
+            "target": 1 - n % 2,
+            "fatalities": n % 4,
+            "sensitivity": SENSITIVITIES[n % 3],
+        }
+        response = client.post(f"{API}/incidents", json=_body(f, parties), headers=reporter)
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    for n in range(10):
+        _apply(("verify", n, "verified", n % 2), client=client, db=db, parties=parties,
+               reporter=reporter, analyst=analyst)  # fmt: skip
+    moved = {"occurred_at": _when(50, 6).isoformat(), "category": "abduction"}
+    assert client.patch(f"{API}/incidents/{ids[1]}", json=moved, headers=analyst).status_code == 200
+    _apply(("delete", 3), client=client, db=db, parties=parties, reporter=reporter, analyst=analyst)
+    queries = [
+        ("/metrics/incidents", {"interval": "month"}),
+        ("/metrics/incidents", {"interval": "week"}),
+        ("/metrics/compliance", {"interval": "month"}),
+        ("/metrics/compliance", {"interval": "day"}),
+        ("/metrics/verification", {}),
+    ]
+    date_from = _when(130, 0).date().isoformat()
+    assert any(t.months for t in windows.month_terms(_when(130, 0).date(), _when(0, 0).date()))
+
+    def answers(headers):
+        out = []
+        for path, params in queries:
+            response = client.get(
+                f"{API}{path}", params={"date_from": date_from, **params}, headers=headers
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            body.get("verification", body).pop("queue_oldest", None)  # ages move with the clock
+            out.append(body)
+        return out
+
+    viewer = auth("viewer")
+    tiered = answers(analyst), answers(viewer)
+    monkeypatch.setattr(windows, "month_terms", _days_only)
+    by_day = answers(analyst), answers(viewer)
+
+    assert tiered == by_day
+    assert tiered[0][0]["incidents"] == 12
+    assert sum(p["violations"]["incidents"] for p in tiered[0][2]["parties"]) > 0

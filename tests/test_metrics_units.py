@@ -23,7 +23,15 @@ from backend.metrics.scores import (
     harm_by_day,
     trust_pair,
 )
-from backend.metrics.window import Interval, MetricFilters, Window, bucket_ends, resolve_window
+from backend.metrics.window import (
+    Interval,
+    MetricFilters,
+    Window,
+    bucket_ends,
+    month_end,
+    month_terms,
+    resolve_window,
+)
 from backend.vocab import CommitmentCategory, ImplementationLevel, TrackOutcome
 
 L = ImplementationLevel
@@ -411,3 +419,25 @@ def test_due_states_equal_a_recount_at_every_point(due_days, changes, point_days
             for c, lv in zip(due, levels, strict=True)
         )
         assert state.score == pam.commitment_score(levels)
+
+
+@given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2035, 12, 31)),
+    st.integers(min_value=0, max_value=4000),
+)
+def test_month_terms_count_each_day_of_the_range_once_reading_few_days(start, length):
+    """A range read as whole months plus days (or a month less its outside days) counts every day
+    of the range once and no other day, and reads at most a month's worth of day rows."""
+    end = start + timedelta(days=length)
+    counted: dict[date, int] = {}
+    day_rows = 0
+    for term in month_terms(start, end):
+        last = month_end(term.hi) if term.months else term.hi
+        day_rows += 0 if term.months else (term.hi - term.lo).days + 1
+        day = term.lo
+        while day <= last:
+            counted[day] = counted.get(day, 0) + term.sign
+            day += timedelta(days=1)
+    expected = {start + timedelta(days=n): 1 for n in range(length + 1)}
+    assert {d: n for d, n in counted.items() if n} == expected
+    assert day_rows <= 31

@@ -133,3 +133,65 @@ def test_0007_backfills_the_latest_step_and_downgrades(alembic_runner, alembic_e
     alembic_runner.migrate_down_one()
     columns = {c["name"] for c in sa.inspect(alembic_engine).get_columns("incident")}
     assert not columns & {"verified_at", "verification_method", "verification_team"}
+
+
+def test_0009_fills_the_month_tier_from_stored_incidents_and_downgrades(
+    alembic_runner,  # noqa: F811
+    alembic_engine,
+):
+    """Incidents stored before 0009 are counted in its month rollups (two in October, one
+    verified and attributed in November); later writes are counted by its triggers; downgrading
+    drops the tables."""
+    alembic_runner.migrate_up_to("0008")
+    t = sa.DateTime(timezone=True)
+    incident = sa.table(
+        "incident",
+        sa.column("id", sa.Uuid()),
+        sa.column("attributed_party_id", sa.Uuid()),
+        *(sa.column(n, t) for n in ("occurred_at", "received_at", "updated_at")),
+        *(sa.column(n) for n in _INCIDENT_TEXT),
+    )
+    base = dict(zip(_INCIDENT_TEXT, ("day", "armed_clash", 6.0, -10.0, "exact", 2, 0, "patrol",
+                                     "", "public", "received", "unverified", "patrol"), strict=True))  # fmt: skip
+    party = uuid.uuid4()
+    with alembic_engine.begin() as conn:
+        party_table = sa.table(
+            "party",
+            sa.column("id", sa.Uuid()),
+            *(sa.column(n, t) for n in ("created_at", "updated_at")),
+            *(sa.column(n) for n in ("name", "code", "kind", "signatory", "aliases")),
+        )
+        at = datetime(2026, 1, 1, tzinfo=UTC)
+        conn.execute(
+            sa.insert(party_table),
+            [{"id": party, "name": "Rebels", "code": "RB", "kind": "rebel_group",
+              "signatory": True, "aliases": "[]", "created_at": at, "updated_at": at}],
+        )  # fmt: skip
+        rows = []
+        for day, extra in (
+            (datetime(2026, 10, 1, 0, 30, tzinfo=UTC), {}),
+            (datetime(2026, 10, 31, 23, 30, tzinfo=UTC), {}),
+            (
+                datetime(2026, 11, 2, 8, tzinfo=UTC),
+                {"finding": "verified", "attributed_party_id": party},
+            ),
+        ):
+            row = {**base, "attributed_party_id": None, "id": uuid.uuid4(), **extra}
+            rows.append(row | {"occurred_at": day, "received_at": day, "updated_at": day})
+        conn.execute(sa.insert(incident), rows)
+    alembic_runner.migrate_up_one()
+
+    def months(table: str) -> dict[str, tuple[int, ...]]:
+        measures = "sum(incidents)" + (", sum(fatalities)" if "incident" in table else "")
+        with alembic_engine.connect() as conn:
+            found = conn.execute(sa.text(f"SELECT month, {measures} FROM {table} GROUP BY month"))  # noqa: S608
+            return {str(r[0])[:7]: tuple(r[1:]) for r in found}
+
+    assert months("metrics_incident_month") == {"2026-10": (2, 4), "2026-11": (1, 2)}
+    assert months("metrics_violation_month") == {"2026-11": (1,)}
+    with alembic_engine.begin() as conn:  # the triggers keep it from now on
+        conn.execute(sa.update(incident).values(occurred_at=datetime(2026, 11, 5, tzinfo=UTC)))
+    assert months("metrics_incident_month") == {"2026-11": (3, 6)}
+    alembic_runner.migrate_down_one()
+    tables = set(sa.inspect(alembic_engine).get_table_names())
+    assert not tables & {"metrics_incident_month", "metrics_violation_month"}

@@ -4,7 +4,10 @@ Migration 0005 creates these tables and the triggers on `incident` (INSERT, UPDA
 keep them equal to a GROUP BY of the raw rows, whatever path writes (ORM, SQLAlchemy Core batch
 inserts, raw SQL). Migration 0006 adds `metrics_verify_delay` (one row per incident with a
 finding, kept by triggers on `verification_event` and `incident`) and the queue's partial index.
-`peacewatch metrics rebuild` (backend/metrics/rollups.py) recomputes them.
+Migration 0009 adds the month tier (`metrics_incident_month`, `metrics_violation_month`): the same
+keys with the month's first day in place of the day, kept by their own triggers, so that a long
+window reads whole months there and only its ragged ends by day. `peacewatch metrics rebuild`
+(backend/metrics/rollups.py) recomputes them all.
 
 Every dimension of the day rollups is NOT NULL so that `ON CONFLICT (...) DO UPDATE` finds the
 group: an empty region is stored as `''`, no party as the nil UUID (`NO_PARTY`). The query layer
@@ -54,6 +57,42 @@ class ViolationDayRollup(SQLModel, table=True):
     __table_args__ = {"sqlite_with_rowid": False}  # the key is the table: one B-tree
 
     day: date = Field(primary_key=True)
+    attributed_party_id: uuid.UUID = Field(primary_key=True)
+    target_party_id: uuid.UUID = Field(primary_key=True)
+    category: str = Field(primary_key=True, max_length=32)
+    admin1: str = Field(primary_key=True, max_length=100)
+    sensitivity: str = Field(primary_key=True, max_length=32)
+    fatalities: int = Field(primary_key=True)
+    incidents: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class IncidentMonthRollup(SQLModel, table=True):
+    """`IncidentDayRollup` summed per UTC calendar month (`month`: its first day)."""
+
+    __tablename__ = "metrics_incident_month"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    month: date = Field(primary_key=True)
+    admin1: str = Field(primary_key=True, max_length=100)
+    admin2: str = Field(primary_key=True, max_length=100)
+    category: str = Field(primary_key=True, max_length=32)
+    alleged_party_id: uuid.UUID = Field(primary_key=True)
+    target_party_id: uuid.UUID = Field(primary_key=True)
+    attributed_party_id: uuid.UUID = Field(primary_key=True)
+    status: str = Field(primary_key=True, max_length=32)
+    finding: str = Field(primary_key=True, max_length=32)
+    sensitivity: str = Field(primary_key=True, max_length=32)
+    incidents: int = Field(default=0, sa_type=sa.BigInteger)
+    fatalities: int = Field(default=0, sa_type=sa.BigInteger)
+
+
+class ViolationMonthRollup(SQLModel, table=True):
+    """`ViolationDayRollup` summed per UTC calendar month (`month`: its first day)."""
+
+    __tablename__ = "metrics_violation_month"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    month: date = Field(primary_key=True)
     attributed_party_id: uuid.UUID = Field(primary_key=True)
     target_party_id: uuid.UUID = Field(primary_key=True)
     category: str = Field(primary_key=True, max_length=32)

@@ -16,6 +16,9 @@ from backend.metrics.schemas import ImplementationPoint, LevelShares, OverdueCom
 from backend.vocab import CommitmentCategory, ImplementationLevel
 
 LEVELS = tuple(ImplementationLevel)
+# PAM's 0-3 per level, looked up once (`ImplementationLevel.score` searches the enum each time,
+# and a long series asks for it at every point).
+LEVEL_SCORE = {lv: lv.score for lv in LEVELS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +220,9 @@ def due_states(
             k -= 1
         overdue = due_count - tally[complete] - due_today_open
         score = (
-            sum(lv.score * n for lv, n in tally.items()) / (3 * due_count) if due_count else None
+            sum(LEVEL_SCORE[lv] * n for lv, n in tally.items()) / (3 * due_count)
+            if due_count
+            else None
         )
         out.append(DueState(score, due_count, dict(tally), overdue, len(dated) - due_count))
     return out

@@ -1,7 +1,9 @@
 """The SQL behind the measures: aggregated in the database, returned as plain rows.
 
 Incident counts are read from the rollup tables (backend/metrics/models.py), kept by triggers in
-the writing transaction (migration 0005), so no measure scans raw incident rows for an analyst.
+the writing transaction (migrations 0005 and 0009), so no measure scans raw incident rows for an
+analyst. A sum over a window reads its whole months from the month tier and only the rest from the
+day tier (`window.month_terms`), so ten years are some 120 month groups, not 3,650 day groups.
 Every incident query applies the visibility rule of `visible_to`: the rollups keep sensitivity, and
 a caller who does not see everything gets, besides the rollup rows of the sensitivities its role
 reads, its own other reports from raw rows (`_own_hidden`). The time to verify is read from the
@@ -11,6 +13,7 @@ index `ix_incident_queue` (see docs/methodology.md).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -27,20 +30,23 @@ from backend.diplomacy.models import TrackActivity, TrackActivityParty
 from backend.incidents.models import Incident
 from backend.incidents.service import visible_to
 from backend.metrics import flows
+from backend.metrics import window as windows
 from backend.metrics.flows import DdrAchieved, DdrGoal, TrackAgg
 from backend.metrics.models import (
     NO_PARTY,
     NO_PLACE,
     QUEUE_WHERE,
     IncidentDayRollup,
+    IncidentMonthRollup,
     VerifyDelay,
     ViolationDayRollup,
+    ViolationMonthRollup,
 )
 from backend.metrics.pam import CommitmentRow, ProgressRow
 from backend.metrics.schemas import PartyRef
 from backend.metrics.scores import Engagement, Perception, ViolationAgg
-from backend.metrics.sql import capped, selective, unindexed, utc_day
-from backend.metrics.window import Window
+from backend.metrics.sql import capped, month_of, selective, unindexed, utc_day, utc_month
+from backend.metrics.window import Interval, Term, Window
 from backend.parties.models import Party
 from backend.surveys.models import PerceptionSurvey
 from backend.vocab import Finding, TrackOutcome, WorkflowStatus
@@ -48,9 +54,12 @@ from backend.vocab import Finding, TrackOutcome, WorkflowStatus
 INCIDENT = Incident.__table__.c  # type: ignore[attr-defined]
 R = IncidentDayRollup.__table__.c  # type: ignore[attr-defined]
 V = ViolationDayRollup.__table__.c  # type: ignore[attr-defined]
+RM = IncidentMonthRollup.__table__.c  # type: ignore[attr-defined]
+VM = ViolationMonthRollup.__table__.c  # type: ignore[attr-defined]
 D = VerifyDelay.__table__.c  # type: ignore[attr-defined]
 
 
+@functools.lru_cache(maxsize=8192)
 def _day(text: str) -> date:
     return date.fromisoformat(text)
 
@@ -221,6 +230,9 @@ def _last_day(end_at: datetime) -> date:
     return (end_at.astimezone(UTC) - timedelta(microseconds=1)).date()
 
 
+Span = tuple[date, date]
+
+
 def violations(
     session: Session,
     principal: Principal,
@@ -234,60 +246,100 @@ def violations(
 
     Read from the `metrics_violation_day` rollup (plus, for a caller who does not see everything,
     its own reports of a sensitivity its role cannot read, from raw rows)."""
-    target = sa.func.nullif(V.target_party_id, _NO_PARTY, type_=sa.Uuid())
-    day = sa.cast(V.day, sa.String)
+    span = (_first_day(start_at), _last_day(end_at))
+    return _violation_rows(
+        session, principal, [span], months=False, region=region, fatality_cap=fatality_cap
+    )
+
+
+def violation_tiers(
+    session: Session,
+    principal: Principal,
+    ranges: Sequence[Span],
+    *,
+    region: str | None,
+    fatality_cap: int,
+) -> tuple[list[ViolationAgg], list[ViolationAgg]]:
+    """What sums of violations over each of `ranges` (first and last day) need: (rows per day,
+    rows per month, dated by the month's first day), each tier read for the days and months of
+    `windows.month_terms` only (see scores.TieredHarm, which sums them back)."""
+    terms = [t for lo, hi in ranges for t in windows.month_terms(lo, hi)]
+    days = _merged([(t.lo, t.hi) for t in terms if not t.months])
+    months = _merged([(t.lo, windows.month_end(t.hi)) for t in terms if t.months])
+    month_spans = [(lo, windows.month_start(hi)) for lo, hi in months]
+
+    def read(spans: list[Span], months: bool) -> list[ViolationAgg]:
+        if not spans:
+            return []
+        return _violation_rows(
+            session, principal, spans, months=months, region=region, fatality_cap=fatality_cap
+        )
+
+    return read(days, False), read(month_spans, True)
+
+
+def _merged(spans: Sequence[Span]) -> list[Span]:
+    """Overlapping or adjacent day spans joined, in order."""
+    out: list[Span] = []
+    for lo, hi in sorted(set(spans)):
+        if out and lo <= out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _violation_rows(
+    session: Session,
+    principal: Principal,
+    spans: Sequence[Span],
+    *,
+    months: bool,
+    region: str | None,
+    fatality_cap: int,
+) -> list[ViolationAgg]:
+    """Rows of the day tier (`months` False: spans of days) or of the month tier (spans of
+    months' first days), per party, target, day or month, and category; the caller's own hidden
+    reports added from raw rows."""
+    table, period = (VM, VM.month) if months else (V, V.day)
+    target = sa.func.nullif(table.target_party_id, _NO_PARTY, type_=sa.Uuid())
+    on = sa.cast(period, sa.String)
     stmt = (
         sa.select(
-            V.attributed_party_id,
-            target,
-            day,
-            V.category,
-            sa.func.sum(V.incidents),
-            sa.func.sum(V.incidents * V.fatalities),
-            sa.func.sum(V.incidents * capped(V.fatalities, fatality_cap)),
+            # As text, made into UUIDs once per party by `_uuid`: the same object on every row
+            # (dictionary keys then compare by identity, not by UUID.__eq__ in Python).
+            sa.cast(table.attributed_party_id, sa.String),
+            sa.cast(target, sa.String),
+            on,
+            table.category,
+            sa.func.sum(table.incidents),
+            sa.func.sum(table.incidents * table.fatalities),
+            sa.func.sum(table.incidents * capped(table.fatalities, fatality_cap)),
         )
-        .where(V.day >= _first_day(start_at), V.day <= _last_day(end_at))
-        .group_by(V.attributed_party_id, target, day, V.category)
+        .where(sa.or_(*(period.between(lo, hi) for lo, hi in spans)))
+        .group_by(table.attributed_party_id, target, on, table.category)
     )
     if region is not None:
-        stmt = stmt.where(_region_is(V.admin1, region))
+        stmt = stmt.where(_region_is(table.admin1, region))
     if not principal.sees_everything:
-        stmt = stmt.where(V.sensitivity.in_(_readable(principal)))
-    found: dict[tuple[Any, ...], list[int]] = {}
-    for p, t, d, c, n, f, fc in session.execute(stmt):
-        found[(_uuid(p), t, d, str(c))] = [int(n), int(f), int(fc)]
+        stmt = stmt.where(table.sensitivity.in_(_readable(principal)))
+    rows = session.execute(stmt).all()
     own = _own_hidden(principal)
-    if own is not None:
-        raw_day = utc_day(INCIDENT.occurred_at)
-        raw = (
-            sa.select(
-                INCIDENT.attributed_party_id,
-                INCIDENT.target_party_id,
-                raw_day,
-                INCIDENT.category,
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(INCIDENT.fatalities), 0),
-                sa.func.coalesce(sa.func.sum(capped(INCIDENT.fatalities, fatality_cap)), 0),
+    if own is None:  # the common case, and ten years of it are some 13,000 rows: no merging
+        return [
+            ViolationAgg(
+                _uuid(p), None if t is None else _uuid(t), _day(d), c, int(n), int(f), int(fc)
             )
-            .where(
-                *_own_where(start_at, end_at, region, None),
-                *own,
-                INCIDENT.finding == Finding.verified.value,
-                INCIDENT.attributed_party_id.is_not(None),
-            )
-            .group_by(
-                INCIDENT.attributed_party_id, INCIDENT.target_party_id, raw_day, INCIDENT.category
-            )
-        )
-        for p, t, d, c, n, f, fc in session.execute(raw):
-            key = (_uuid(p), t, d, _text(c))
-            sums = found.setdefault(key, [0, 0, 0])
-            for k, v in enumerate((n, f, fc)):
-                sums[k] += int(v)
+            for p, t, d, c, n, f, fc in rows
+        ]
+    found: dict[tuple[Any, ...], list[int]] = {}
+    for p, t, d, c, n, f, fc in rows:
+        found[(_uuid(p), None if t is None else _uuid(t), d, str(c))] = [int(n), int(f), int(fc)]
+    _add_own(session, own, found, spans, months=months, region=region, cap=fatality_cap)
     return [
         ViolationAgg(
             party_id=p,
-            target_party_id=_uuid(t) if t is not None else None,
+            target_party_id=t,
             day=_day(d),
             category=c,
             incidents=n,
@@ -298,8 +350,62 @@ def violations(
     ]
 
 
+def _add_own(
+    session: Session,
+    own: list[sa.ColumnElement[bool]],
+    found: dict[tuple[Any, ...], list[int]],
+    spans: Sequence[Span],
+    *,
+    months: bool,
+    region: str | None,
+    cap: int,
+) -> None:
+    """The caller's own hidden verified reports of `spans`, added to `found` (from raw rows)."""
+    raw_day = utc_month(INCIDENT.occurred_at) if months else utc_day(INCIDENT.occurred_at)
+    at = unindexed(INCIDENT.occurred_at)
+    last = windows.month_end if months else (lambda d: d)
+    within = [
+        sa.and_(at >= Window(lo, last(hi)).start_at, at < Window(lo, last(hi)).end_at)
+        for lo, hi in spans
+    ]
+    where = [sa.or_(*within)]
+    if region is not None:
+        where.append(INCIDENT.admin1 == region)
+    raw = (
+        sa.select(
+            INCIDENT.attributed_party_id,
+            INCIDENT.target_party_id,
+            raw_day,
+            INCIDENT.category,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(INCIDENT.fatalities), 0),
+            sa.func.coalesce(sa.func.sum(capped(INCIDENT.fatalities, cap)), 0),
+        )
+        .where(
+            *where,
+            *own,
+            INCIDENT.finding == Finding.verified.value,
+            INCIDENT.attributed_party_id.is_not(None),
+        )
+        .group_by(
+            INCIDENT.attributed_party_id, INCIDENT.target_party_id, raw_day, INCIDENT.category
+        )
+    )
+    for p, t, d, c, n, f, fc in session.execute(raw):
+        key = (_uuid(p), t, d, _text(c))
+        sums = found.setdefault(key, [0, 0, 0])
+        for k, v in enumerate((n, f, fc)):
+            sums[k] += int(v)
+
+
+@functools.lru_cache(maxsize=4096)
+def _uuid_of(text: str) -> uuid.UUID:
+    return uuid.UUID(text)
+
+
 def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    """A party id as read from either database (SQLite: its hex text), each made once."""
+    return value if isinstance(value, uuid.UUID) else _uuid_of(str(value))
 
 
 def _text(value: Any) -> Any:
@@ -313,68 +419,102 @@ _PLACES = ("admin1", "admin2")
 _PARTIES = ("alleged_party_id", "target_party_id", "attributed_party_id")
 
 
-def _rolled(dim: str) -> sa.ColumnElement[Any]:
-    """A dimension of the rollup as the raw column reads (empty places and no party: NULL)."""
+def _rolled(table: Any, dim: str) -> sa.ColumnElement[Any]:
+    """A dimension of a rollup tier as the raw column reads (empty places and no party: NULL);
+    `day` and `month` (its first day) as text `YYYY-MM-DD`."""
+    if dim == "month":
+        return sa.cast(table.month, sa.String) if "month" in table else month_of(table.day)
     if dim == "day":
-        return sa.cast(R.day, sa.String)
+        return sa.cast(table.day, sa.String)
     if dim in _PLACES:
-        return sa.func.nullif(R[dim], NO_PLACE, type_=sa.String())
+        return sa.func.nullif(table[dim], NO_PLACE, type_=sa.String())
     if dim in _PARTIES:
-        return sa.func.nullif(R[dim], _NO_PARTY, type_=sa.Uuid())
-    return R[dim]
+        return sa.func.nullif(table[dim], _NO_PARTY, type_=sa.Uuid())
+    return table[dim]
 
 
 def _raw(dim: str) -> sa.ColumnElement[Any]:
-    return utc_day(INCIDENT.occurred_at) if dim == "day" else INCIDENT[dim]
+    if dim == "day":
+        return utc_day(INCIDENT.occurred_at)
+    if dim == "month":
+        return utc_month(INCIDENT.occurred_at)
+    return INCIDENT[dim]
+
+
+def _terms(window: Window, by_day: bool) -> list[Term]:
+    """The tier reads of `window`: days only when grouped by day, else `window.month_terms`."""
+    if by_day:
+        return [Term(1, False, window.date_from, window.date_to)]
+    return windows.month_terms(window.date_from, window.date_to)
 
 
 def _counted(principal: Principal, window: Window, dims: Sequence[str]) -> sa.Subquery:
     """(dims..., n, f) rows whose sums per `dims` are the incidents and fatalities of `window`
-    the caller may read: the rollup, plus the caller's own hidden reports (raw) if any."""
-    rolled = sa.select(
-        *(_rolled(d).label(d) for d in dims),
-        R.incidents.label("n"),
-        R.fatalities.label("f"),
-    ).where(R.day >= window.date_from, R.day <= window.date_to)
-    if window.region is not None:
-        rolled = rolled.where(_region_is(R.admin1, window.region))
-    if window.party_id is not None:
-        p = window.party_id
-        rolled = rolled.where(
-            sa.or_(R.alleged_party_id == p, R.target_party_id == p, R.attributed_party_id == p)
-        )
+    the caller may read: the rollup tiers (a term subtracted from a whole month counts negative),
+    plus the caller's own hidden reports (raw) if any."""
     own = _own_hidden(principal)
-    if own is None:
-        return rolled.subquery()
-    rolled = rolled.where(R.sensitivity.in_(_readable(principal)))
-    raw = sa.select(
-        *(_raw(d).label(d) for d in dims),
-        sa.literal(1, sa.BigInteger()).label("n"),
-        sa.cast(INCIDENT.fatalities, sa.BigInteger()).label("f"),
-    ).where(*_own_where(window.start_at, window.end_at, window.region, window.party_id), *own)
-    return sa.union_all(rolled, raw).subquery()
+    parts: list[sa.Select[Any]] = []
+    for term in _terms(window, "day" in dims):
+        table, period = (RM, RM.month) if term.months else (R, R.day)
+        rolled = sa.select(
+            *(_rolled(table, d).label(d) for d in dims),
+            (term.sign * table.incidents).label("n"),
+            (term.sign * table.fatalities).label("f"),
+        ).where(period >= term.lo, period <= term.hi)
+        if window.region is not None:
+            rolled = rolled.where(_region_is(table.admin1, window.region))
+        if window.party_id is not None:
+            p = window.party_id
+            rolled = rolled.where(
+                sa.or_(
+                    table.alleged_party_id == p,
+                    table.target_party_id == p,
+                    table.attributed_party_id == p,
+                )
+            )
+        if own is not None:
+            rolled = rolled.where(table.sensitivity.in_(_readable(principal)))
+        parts.append(rolled)
+    if own is not None:
+        parts.append(
+            sa.select(
+                *(_raw(d).label(d) for d in dims),
+                sa.literal(1, sa.BigInteger()).label("n"),
+                sa.cast(INCIDENT.fatalities, sa.BigInteger()).label("f"),
+            ).where(
+                *_own_where(window.start_at, window.end_at, window.region, window.party_id), *own
+            )
+        )
+    return (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
 
 
 def counts(
     session: Session, principal: Principal, window: Window, *dims: str
 ) -> list[tuple[Any, ...]]:
-    """(*dims, incidents, fatalities) per group of `dims` (incident columns, or `day`)."""
+    """(*dims, incidents, fatalities) per group of `dims` (incident columns, `day`, or `month`:
+    its first day), groups with incidents only."""
     src = _counted(principal, window, dims)
     keys = [src.c[d] for d in dims]
-    stmt = sa.select(*keys, sa.func.sum(src.c.n), sa.func.coalesce(sa.func.sum(src.c.f), 0))
-    stmt = stmt.group_by(*keys) if keys else stmt
+    n = sa.func.sum(src.c.n)
+    stmt = sa.select(*keys, n, sa.func.coalesce(sa.func.sum(src.c.f), 0))
+    stmt = stmt.group_by(*keys).having(n != 0) if keys else stmt
     return [_row(dims, row) for row in session.execute(stmt)]
 
 
 def _row(dims: Sequence[str], row: Any) -> tuple[Any, ...]:
-    values = [_day(v) if d == "day" else _text(v) for d, v in zip(dims, row, strict=False)]
+    values = [
+        _day(v) if d in ("day", "month") else _text(v) for d, v in zip(dims, row, strict=False)
+    ]
     return (*values, int(row[-2] or 0), int(row[-1] or 0))
 
 
-def incidents_by_day(
+def incidents_by_step(
     session: Session, principal: Principal, window: Window
 ) -> list[tuple[date, int, int]]:
-    return sorted(counts(session, principal, window, "day"))
+    """(first day, incidents, fatalities) per step of the window's series: per month from the
+    month tier when the series is monthly, else per day."""
+    step = "month" if window.interval is Interval.month else "day"
+    return sorted(counts(session, principal, window, step))
 
 
 def hotspots(
@@ -386,6 +526,7 @@ def hotspots(
     stmt = (
         sa.select(src.c.admin1, src.c.admin2, n, sa.func.coalesce(sa.func.sum(src.c.f), 0))
         .group_by(src.c.admin1, src.c.admin2)
+        .having(sa.func.sum(src.c.n) != 0)
         .order_by(n.desc(), src.c.admin1, src.c.admin2)
         .limit(limit)
     )

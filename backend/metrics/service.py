@@ -4,10 +4,11 @@ and the briefing all call these, so no measure is computed twice in two places."
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date, timedelta
+from typing import Any
 
 from pydantic import Field
 from sqlmodel import Session
@@ -41,6 +42,7 @@ from backend.metrics.scores import (
     Engagement,
     HarmIndex,
     Perception,
+    TieredHarm,
     ViolationAgg,
     compliance_index,
     harm_by_day,
@@ -129,9 +131,30 @@ def _party_commitments(
     return [c for c in commitments if party in c.party_ids]
 
 
+def _tiered_by(
+    day_rows: Sequence[ViolationAgg],
+    month_rows: Sequence[ViolationAgg],
+    settings: Settings,
+    key: Callable[[ViolationAgg], Hashable],
+) -> dict[Any, TieredHarm]:
+    """The rows of both tiers grouped by `key`, each group's harm summable over any range."""
+    days: dict[Any, list[ViolationAgg]] = defaultdict(list)
+    months: dict[Any, list[ViolationAgg]] = defaultdict(list)
+    for rows, into in ((day_rows, days), (month_rows, months)):
+        for row in rows:
+            into[key(row)].append(row)
+    return {
+        k: TieredHarm(
+            HarmIndex(harm_by_day(days.get(k, []), settings)),
+            HarmIndex(harm_by_day(months.get(k, []), settings)),
+        )
+        for k in {*days, *months}
+    }
+
+
 def _compliance_at(
     state: pam.DueState,
-    harm: HarmIndex,
+    harm: HarmIndex | TieredHarm,
     start: date,
     end: date,
     settings: Settings,
@@ -165,43 +188,46 @@ def compliance_values(
     """`loaded`: the commitments and their progress, when the caller has read them already."""
     span = settings.metrics_series_window_days
     points = bucket_ends(window) if with_series else []
-    earliest = min([window.date_from, *(p - timedelta(days=span - 1) for p in points)])
-    rows = queries.violations(
+    spans = [(p - timedelta(days=span - 1), p) for p in points]
+    day_rows, month_rows = queries.violation_tiers(
         session,
         principal,
-        Window(earliest, window.date_to).start_at,
-        window.end_at,
+        [(window.date_from, window.date_to), *spans],
         region=window.region,
         fatality_cap=settings.metrics_fatality_cap,
     )
     commitments, progress = loaded or queries.commitments(session)
     history = pam.histories(progress)
-    by_party: dict[uuid.UUID, list[ViolationAgg]] = defaultdict(list)
-    for row in rows:
-        by_party[row.party_id].append(row)
+    by_party = _tiered_by(day_rows, month_rows, settings, lambda r: r.party_id)
+    by_category = _tiered_by(day_rows, month_rows, settings, lambda r: (r.party_id, r.category))
+    categories = sorted({r.category for r in (*day_rows, *month_rows)})
     if window.party_id is not None:
         wanted = {window.party_id}
     else:
         wanted = {p.id for p in queries.signatories(session)}
-        wanted |= {p for c in commitments for p in c.party_ids} | set(by_party)
+        wanted |= {p for c in commitments for p in c.party_ids}
+        # Parties with violations in the ranges read (not merely in a month's subtracted days).
+        earliest = min([window.date_from, *(lo for lo, _ in spans)])
+        wanted |= {p for p, h in by_party.items() if h.total(earliest, window.date_to).incidents}
+    no_harm = TieredHarm(HarmIndex([]), HarmIndex([]))
     out = []
     for party in queries.parties(session, sorted(wanted, key=str)):
-        harm = HarmIndex(harm_by_day(by_party.get(party.id, []), settings))
+        harm = by_party.get(party.id, no_harm)
         mine = _party_commitments(party.id, commitments)
         now, *at_points = pam.due_states(mine, history, [window.date_to, *points])
         index, components = _compliance_at(now, harm, window.date_from, window.date_to, settings)
-        in_window = [r for r in by_party.get(party.id, []) if r.day >= window.date_from]
-        by_category: dict[str, int] = defaultdict(int)
-        for r in in_window:
-            by_category[str(r.category)] += r.incidents
+        in_window = harm.total(window.date_from, window.date_to)
+        per_category = {
+            c: by_category[(party.id, c)].total(window.date_from, window.date_to).incidents
+            for c in categories
+            if (party.id, c) in by_category
+        }
         series = [
             ValuePoint(
                 on=p,
-                value=_compliance_at(
-                    state, harm, p - timedelta(days=span - 1), p, settings, explain=False
-                )[0],
+                value=_compliance_at(state, harm, lo, p, settings, explain=False)[0],
             )
-            for p, state in zip(points, at_points, strict=True)
+            for (lo, p), state in zip(spans, at_points, strict=True)
         ]
         trend = series[-1].value - series[0].value if len(series) > 1 else None  # type: ignore[operator]
         out.append(
@@ -211,10 +237,10 @@ def compliance_values(
                 components=components,
                 commitments=_counts(now),
                 violations=ViolationCounts(
-                    incidents=sum(r.incidents for r in in_window),
-                    fatalities=sum(r.fatalities for r in in_window),
-                    severity_points=harm.total(window.date_from, window.date_to).points,
-                    by_category=dict(sorted(by_category.items())),
+                    incidents=in_window.incidents,
+                    fatalities=in_window.fatalities,
+                    severity_points=in_window.points,
+                    by_category={c: n for c, n in sorted(per_category.items()) if n},
                 ),
                 trend=trend,
                 direction=_direction(trend),
@@ -302,12 +328,12 @@ def trust(
         pair: tuple[uuid.UUID, uuid.UUID], start: date, end: date, explain: bool = True
     ) -> tuple[float, list[Component]]:
         acts = talks.get(pair, [])
-        lo = bisect_left(talk_days.get(pair, []), start)
+        days = talk_days.get(pair, [])
         return trust_pair(
             as_of=end,
             date_from=start,
             harm=harm.get(pair, no_harm).between(start, end),
-            engagements=[e for e in acts[lo:] if e.day <= end],
+            engagements=acts[bisect_left(days, start) : bisect_right(days, end)],
             commitment_scores=[scores[(pair[0], end)], scores[(pair[1], end)]],
             perceptions=surveys.get(pair, ()),
             settings=settings,
@@ -472,7 +498,7 @@ def incidents(
     *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
 ) -> IncidentsReport:
     window = _window(filters, settings)
-    per_day = queries.incidents_by_day(session, principal, window)
+    per_day = queries.incidents_by_step(session, principal, window)
     per_dims = queries.counts(session, principal, window, "category", "admin1", "alleged_party_id")
     starts = bucket_starts(window)
     series = {s: IncidentPoint(on=s, incidents=0, fatalities=0) for s in starts}

@@ -99,3 +99,41 @@ def _selective_sqlite(element: selective, compiler: Any, **kw: Any) -> str:
 @compiles(selective, "postgresql")
 def _selective_postgresql(element: selective, compiler: Any, **kw: Any) -> str:
     return compiler.process(element.clauses, **kw)
+
+
+class month_of(FunctionElement[str]):
+    """The first day of the month of a date column, as text `YYYY-MM-DD`, on either database."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "month_of"
+
+
+@compiles(month_of, "sqlite")
+def _month_of_sqlite(element: month_of, compiler: Any, **kw: Any) -> str:
+    return f"(substr({compiler.process(element.clauses, **kw)}, 1, 7) || '-01')"
+
+
+@compiles(month_of, "postgresql")
+def _month_of_postgresql(element: month_of, compiler: Any, **kw: Any) -> str:
+    day = compiler.process(element.clauses, **kw)
+    return f"to_char(date_trunc('month', CAST({day} AS timestamp)), 'YYYY-MM-DD')"
+
+
+class utc_month(FunctionElement[str]):
+    """The first day of the UTC calendar month of a timestamp column, as text `YYYY-MM-DD`."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "utc_month"
+
+
+@compiles(utc_month, "sqlite")
+def _utc_month_sqlite(element: utc_month, compiler: Any, **kw: Any) -> str:
+    return f"(substr({compiler.process(element.clauses, **kw)}, 1, 7) || '-01')"
+
+
+@compiles(utc_month, "postgresql")
+def _utc_month_postgresql(element: utc_month, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(date_trunc('month', ({column}) AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
