@@ -22,8 +22,9 @@ from backend.auth.service import Principal
 from backend.db import Database
 from backend.exports import service, writers
 from backend.exports.filters import ExportFilters
-from backend.exports.reading import read_batches
+from backend.exports.reading import crlf, read_batches
 from backend.incidents.models import Incident
+from backend.parties.models import Party
 from backend.vocab import Role
 from tests.helpers import API, incident_body, post, walk
 
@@ -215,35 +216,74 @@ def test_latest_verification_columns_are_the_latest_steps(client, admin, mission
     assert never["finding"] == "unverified"
 
 
-def test_csv_written_by_the_database_is_the_csv_modules(db: Database, mission):
-    """Where the database writes the CSV lines itself (SQLite), the file is byte for byte what
-    the csv module writes from the same rows: quoting, line breaks, empty values, floats."""
-    awkward = [
-        ('two "quoted", words\r\nand a line break', 6.300000000000001, 1e-07, None, ""),
-        ("Événement, «accents»", 6.220000000000001, -10.0, "Kakata, Margibi", "x"),
-        ('"', 0.1 + 0.2, 123.456789012345678, '""', " "),
-    ]
+# Values that CSV must quote and JSON must escape, and floats whose shortest text needs 16 or 17
+# digits (latitude, longitude, location_name, admin2 of the first three incidents).
+AWKWARD = [
+    ('two "quoted", words\r\nand a line break', 6.300000000000001, 1e-07, None, ""),
+    ("Événement, «accents»\tback\\slash \x01", 6.220000000000001, -10.0, "Kakata, Margibi", "x"),
+    ('"', 0.1 + 0.2, 123.456789012345678, '""', " "),
+]
+
+
+def _awkward_incidents(db: Database) -> None:
     with db.engine.begin() as conn:
+        # A party's name that CSV must quote (the parties' fields are written once per party).
+        conn.execute(sa.update(Party).where(Party.code == "GOV").values(name='Gov, "interim"'))
         ids = [r[0] for r in conn.execute(sa.select(Incident.id).order_by(Incident.occurred_at))]
-        for incident_id, (text, lat, lon, place, area) in zip(ids, awkward, strict=False):
+        for incident_id, (text, lat, lon, place, area) in zip(ids, AWKWARD, strict=False):
             conn.execute(
                 sa.update(Incident)
                 .where(Incident.id == incident_id)
                 .values(description=text, latitude=lat, longitude=lon % 180,
                         location_name=place, admin2=area)
             )  # fmt: skip
+
+
+def _written_by_database_and_by_python(db: Database, role: Role, format_name: str):
+    """The export as streamed (written by the database) and as the Python writers write the same
+    rows (read_batches), in batches of 2 so that batch boundaries fall between awkward rows."""
+    principal = Principal(name="briefing", role=role)
+    export = service.start_export(db=db, principal=principal, kind_name="incidents",
+                                  format_name=format_name, filters=ExportFilters())  # fmt: skip
+    streamed = b"".join(service.open_stream(db, export, batch_size=2))
+    columns = export.kind.columns_for(principal)
+    batches = read_batches(db.engine, export.kind, export.context, 2)
+    write = writers.geojson if format_name == "geojson" else writers.delimited
+    return streamed, b"".join(write(columns, batches))
+
+
+def test_csv_written_by_the_database_is_the_csv_modules(db: Database, mission):
+    """Where the database writes the CSV records itself (SQLite's printf, PostgreSQL's COPY), the
+    file is byte for byte what the csv module writes from the same rows: quoting, line breaks
+    (CRLF, and a CRLF kept inside a quoted field), empty values, floats."""
+    _awkward_incidents(db)
     for role in (Role.admin, Role.viewer):
-        principal = Principal(name="briefing", role=role)
-        export = service.start_export(db=db, principal=principal, kind_name="incidents",
-                                      format_name="csv", filters=ExportFilters())  # fmt: skip
-        streamed = b"".join(service.open_stream(db, export, batch_size=2))
-        columns = export.kind.columns_for(principal)
-        batches = read_batches(db.engine, export.kind, export.context, 2)
-        assert streamed == b"".join(writers.delimited(columns, batches)), role
+        streamed, expected = _written_by_database_and_by_python(db, role, "csv")
+        assert streamed == expected, role
         if role is Role.admin:  # every incident, in time order: the awkward ones first
             rows = list(csv.DictReader(io.StringIO(streamed.decode(), newline="")))
-            assert [r["description"] for r in rows[:3]] == [a[0] for a in awkward]
-            assert [float(r["latitude"]) for r in rows[:3]] == [a[1] for a in awkward]
+            assert [r["description"] for r in rows[:3]] == [a[0] for a in AWKWARD]
+            assert [float(r["latitude"]) for r in rows[:3]] == [a[1] for a in AWKWARD]
+            assert len(rows) == 5
+            assert 'Gov, "interim"' in {r["alleged_party_name"] for r in rows}
+
+
+def test_geojson_written_by_the_database_is_the_json_modules(db: Database, mission):
+    """Where the database writes the GeoJSON features itself, the file is byte for byte what the
+    json module writes from the same rows: escapes, nulls, floats to their last digit."""
+    _awkward_incidents(db)
+    for role in (Role.admin, Role.viewer):
+        streamed, expected = _written_by_database_and_by_python(db, role, "geojson")
+        assert streamed == expected, role
+        features = json.loads(streamed)["features"]
+        assert len(features) == 5 if role is Role.admin else 3
+        if role is Role.admin:
+            first = features[:3]
+            assert [f["properties"]["description"] for f in first] == [a[0] for a in AWKWARD]
+            assert [f["geometry"]["coordinates"] for f in first] == [
+                [a[2] % 180, a[1]] for a in AWKWARD
+            ]
+            assert first[0]["properties"]["location_name"] is None
 
 
 def test_redaction_by_role(client, auth, mission):
@@ -504,6 +544,31 @@ def test_csv_streams_in_batches_with_flat_memory(db: Database, client, admin):
         body = b"".join(response.iter_bytes())
     ids = [r["id"] for r in csv.DictReader(io.StringIO(body.decode(), newline=""))]
     assert len(ids) == len(set(ids)) == 30_000  # keyset paging over tied times: none lost or twice
+
+
+def test_a_stopped_download_reads_no_more_and_holds_no_connection(db: Database):
+    """Batches are read ahead (two at once), but a download stopped after its first batch
+    leaves no read running and no connection checked out of the pool."""
+    _bulk_incidents(db, 3_000)
+    export = service.start_export(
+        db=db, principal=Principal(name="admin", role=Role.admin), kind_name="incidents",
+        format_name="csv", filters=ExportFilters(),
+    )  # fmt: skip
+    chunks = service.open_stream(db, export, batch_size=100)
+    next(chunks)  # the header
+    assert next(chunks).count(b"\r\n") == 100
+    chunks.close()  # the client went away
+    assert db.engine.pool.checkedout() == 0
+
+
+def test_copy_line_ends_become_crlf_outside_quoted_fields():
+    """COPY ends its CSV records in LF; the file has the csv module's CRLF, and a line break
+    inside a quoted field (with doubled quotes around it) is kept as it is."""
+    copied = b'a,"one\ntwo",3\nb,"say ""hi""\n",\nc,,\n'
+    assert crlf(copied, 3) == b'a,"one\ntwo",3\r\nb,"say ""hi""\n",\r\nc,,\r\n'
+    assert crlf(b"a,1\nb,2\n", 2) == b"a,1\r\nb,2\r\n"
+    rows = list(csv.reader(io.StringIO(crlf(copied, 3).decode(), newline="")))
+    assert rows == [["a", "one\ntwo", "3"], ["b", 'say "hi"\n', ""], ["c", "", ""]]
 
 
 def test_cli_export_writes_the_file_and_audits_it(settings, db, mission, tmp_path, monkeypatch):

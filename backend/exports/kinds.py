@@ -73,7 +73,7 @@ class Kind:
     statement: Callable[[Context], sa.Select[Any]]
     keys: tuple[str, str]  # labels of the select's keyset columns (unique together, indexed)
     # A batch of the statement's rows to output rows; None when the statement's columns are the
-    # output's, in order (anything after them, such as the keyset keys, is cut off).
+    # output's, in order (anything after them is cut off).
     rows: Callable[[sa.Connection, Sequence[sa.Row[Any]], Context], list[tuple[Any, ...]]] | None
     geo: bool = False  # has `latitude` and `longitude` columns, so GeoJSON applies
     refused: tuple[str, ...] = ()  # filters that do not apply to this kind
@@ -162,8 +162,10 @@ def _incident_statement(ctx: Context) -> sa.Select[Any]:
         bbox=f.bbox,
     )
     i = Incident
-    # Party codes and names joined here, and the latest verification step read from the incident
-    # itself (derive_state keeps it there): the rows come out of the database as they are written.
+    # Party ids, codes and names joined here (the ids from the party, which is the incident's by
+    # its foreign key, so that a party's fields come from one place: sqltext.written_parties), and
+    # the latest verification step read from the incident itself (derive_state keeps it there):
+    # the rows come out of the database as they are written.
     alleged, target, attributed = (sa.orm.aliased(Party, name=n) for n in ("ap", "tp", "bp"))
     return (
         sa.select(
@@ -177,10 +179,10 @@ def _incident_statement(ctx: Context) -> sa.Select[Any]:
             col(i.location_name),
             col(i.admin1),
             col(i.admin2),
-            col(i.alleged_party_id),
+            alleged.id.label("alleged_party_id"),
             alleged.code.label("alleged_party_code"),
             alleged.name.label("alleged_party_name"),
-            col(i.target_party_id),
+            target.id.label("target_party_id"),
             target.code.label("target_party_code"),
             target.name.label("target_party_name"),
             col(i.fatalities),
@@ -190,7 +192,7 @@ def _incident_statement(ctx: Context) -> sa.Select[Any]:
             col(i.sensitivity),
             col(i.status),
             col(i.finding),
-            col(i.attributed_party_id),
+            attributed.id.label("attributed_party_id"),
             attributed.code.label("attributed_party_code"),
             col(i.verified_at),
             col(i.verification_method),

@@ -24,7 +24,13 @@ from backend.errors import DomainError, NotFound
 from backend.exports import writers
 from backend.exports.filters import ExportFilters
 from backend.exports.kinds import KINDS, Context, Kind
-from backend.exports.reading import count_rows, csv_lines_in_sql, read_batches, read_csv_lines
+from backend.exports.reading import (
+    count_rows,
+    read_batches,
+    read_csv_text,
+    read_geojson_text,
+    text_in_sql,
+)
 
 
 class ExportFormat(StrEnum):
@@ -148,9 +154,11 @@ def open_stream(db: Database, export: Export, batch_size: int | None = None) -> 
     batch_size = batch_size or db.settings.export_batch_rows
     columns = kind.columns_for(ctx.principal)
     hashtags = export.format is ExportFormat.hxl
-    if export.format is not ExportFormat.geojson and csv_lines_in_sql(db.engine, kind):
-        lines = read_csv_lines(db.engine, kind, ctx, batch_size)
-        return writers.delimited_lines(columns, lines, hashtags=hashtags)
+    if text_in_sql(db.engine, kind):  # the database writes the records (reading.py)
+        if export.format is ExportFormat.geojson:
+            return writers.geojson_text(read_geojson_text(db.engine, kind, ctx, batch_size))
+        records = read_csv_text(db.engine, kind, ctx, batch_size)
+        return writers.delimited_text(columns, records, hashtags=hashtags)
     batches = read_batches(db.engine, kind, ctx, batch_size)
     if export.format is ExportFormat.geojson:
         return writers.geojson(columns, batches)

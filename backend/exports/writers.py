@@ -81,16 +81,14 @@ def _header(columns: Sequence[Column], hashtags: bool) -> bytes:
     return buffer.getvalue().encode()
 
 
-def delimited_lines(
-    columns: Sequence[Column], batches: Iterable[Sequence[str]], *, hashtags: bool = False
+def delimited_text(
+    columns: Sequence[Column], batches: Iterable[bytes], *, hashtags: bool = False
 ) -> Iterator[bytes]:
-    """The same file as `delimited`, from lines the database wrote already (each a CSV record
-    without its line end, backend.exports.reading.read_csv_lines): the header at once, then each
-    batch joined."""
+    """The same file as `delimited`, from records the database wrote already (each batch's CSV
+    records, CRLF-ended: backend.exports.reading.read_csv_text): the header at once, then each
+    batch as it comes."""
     yield _header(columns, hashtags)
-    for batch in batches:
-        if batch:
-            yield ("\r\n".join(batch) + "\r\n").encode()
+    yield from batches
 
 
 def _json_value(value: Any) -> Any:
@@ -140,6 +138,15 @@ def geojson(columns: Sequence[Column], batches: Batches) -> Iterator[bytes]:
             body = dumps(features)[1:-1]  # one encoder call per batch, without its brackets
             yield ((b"" if first else b",") + body.encode())
             first = False
+    yield b"]}"
+
+
+def geojson_text(batches: Iterable[bytes]) -> Iterator[bytes]:
+    """The same FeatureCollection as `geojson`, from features the database wrote already (each
+    batch's features, comma-separated: backend.exports.reading.read_geojson_text)."""
+    yield b'{"type":"FeatureCollection","features":['
+    for n, batch in enumerate(batches):
+        yield batch if n == 0 else b"," + batch
     yield b"]}"
 
 
