@@ -17,6 +17,8 @@ from backend.auth.service import Principal
 from backend.db import utcnow
 from backend.incidents.models import Incident
 from backend.incidents.service import get_incident, visible_to
+from backend.notices.summary import FIELDS as SUMMARY_FIELDS
+from backend.notices.summary import incident_summary
 from backend.parties.models import Party
 from backend.verification.models import VerificationEvent
 from backend.verification.service import list_incident_verifications
@@ -108,7 +110,9 @@ def _row(i: Incident) -> dict:
 def latest_incidents(
     session: Session, principal: Principal, filters: ViewFilters, limit: int = FEED_SIZE
 ) -> list[dict]:
-    """The most recently received incidents this reader may see (the live feed)."""
+    """The most recently received incidents this reader may see (the live feed), as the
+    summaries their notices carry (backend/notices/summary.py), so the page merges both alike.
+    The page applies `feed_view(filters)` to the notices as this query does to the rows."""
     where = [visible_to(principal)]
     if filters.region:
         where.append(col(Incident.admin1) == filters.region)
@@ -125,7 +129,22 @@ def latest_incidents(
         .order_by(col(Incident.received_at).desc(), col(Incident.id))
         .limit(limit)
     )
-    return [_row(i) for i in session.exec(stmt)]
+    return [_summary(i) for i in session.exec(stmt)]
+
+
+def _summary(incident: Incident) -> dict:
+    summary = incident_summary({name: getattr(incident, name) for name in SUMMARY_FIELDS})
+    assert summary is not None  # every field was given
+    return summary
+
+
+def feed_view(filters: ViewFilters) -> dict[str, str | None]:
+    """The filters `latest_incidents` applies, for the page to apply to the stream's notices
+    alike (assets/live.js): a region (`admin1`), and a party (alleged or targeted)."""
+    return {
+        "region": filters.region or None,
+        "party_id": str(filters.party_id) if filters.party_id else None,
+    }
 
 
 def count_between(

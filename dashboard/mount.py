@@ -33,10 +33,11 @@ def mount_dashboard(app: FastAPI, settings: Settings) -> None:
     async def dashboard_stream(request: Request) -> StreamingResponse | JSONResponse:
         # The notices of /api/v1/stream, authenticated by the session cookie instead of a bearer
         # token (a browser's EventSource cannot send headers); same visibility rule per reader.
+        # Incident notices carry the live feed's summary: the Overview draws its feed from them.
         principal = await run_in_threadpool(sessions.principal, request.cookies.get(COOKIE))
         if principal is None:
             return JSONResponse({"detail": "signed out; sign in at /signin"}, status_code=401)
-        return event_stream(request, principal, None, settings)
+        return event_stream(request, principal, None, settings, summaries=True)
 
     @app.get(EXPORT_PATH + "/{kind}.{format}", include_in_schema=False, response_model=None)
     def dashboard_export(

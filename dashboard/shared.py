@@ -6,6 +6,8 @@ still running and began within that). The live script asks for the headline figu
 SUMMARY_DELAY_MS (700 ms, assets/live.js) after the last notice it received, and that notice was
 published after its record was committed; so with `fresh_s` below that delay, the answer to the
 request that follows a burst began reading after the burst's last record was stored.
+A caller that knows better may name its own freshness: the Overview's headline keys its reads by
+the beat its pages ask on, and shares one per beat (dashboard/pages/overview.py).
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ class SharedReads:
         self._entries: dict[Hashable, _Entry] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable, compute: Callable[[], Any], fresh_s: float | None = None) -> Any:
+        """`compute()`'s value, shared with the other callers of `key` whose computation began
+        at most `fresh_s` (default: the instance's) before."""
         now = time.monotonic()
+        fresh = self.fresh_s if fresh_s is None else fresh_s
         with self._lock:
             entry = self._entries.get(key)
-            mine = entry is None or entry.started < now - self.fresh_s or entry.failed
+            mine = entry is None or entry.started < now - fresh or entry.failed
             if mine:
                 if len(self._entries) >= _MAX_KEYS:
                     self._forget(now)

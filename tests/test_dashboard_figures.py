@@ -148,33 +148,61 @@ def test_bad_filter_values_fall_back_to_defaults():
     assert filters.with_values("?days=30&region=X", region=None) == "?days=30"
 
 
-# The live feed's partial updates
+# The live feed's rows, as the stream's notices carry them (backend/notices/summary.py)
 
 
-def _keys(*items: str) -> list[list[str]]:
-    """`"a"` is item a as first shown, `"a*"` item a after a change."""
-    return [[i.rstrip("*"), i] for i in items]
+def _values(**over: object) -> dict:
+    from backend.notices.summary import FIELDS
+
+    values: dict[str, object] = dict.fromkeys(FIELDS)
+    values.update({"id": uuid.uuid4(), "description": "", "fatalities": 0, **over})
+    return values
 
 
-@pytest.mark.parametrize(
-    ("shown", "latest", "expected"),
-    [
-        (_keys("c", "b", "a"), _keys("d", "c", "b"), (1, 1, [])),  # one new on top, a drops
-        (_keys("c", "b", "a"), _keys("f", "e", "d"), (3, 3, [])),  # a burst pushes all out
-        (_keys("c", "b"), _keys("d", "c", "b"), (1, 0, [])),  # the feed was not full yet
-        (_keys("c", "b", "a"), _keys("c", "b*", "a"), (0, 0, [1])),  # b was verified
-        (_keys("c", "b", "a"), _keys("d", "c*", "b"), (1, 1, [1])),
-        (_keys("c", "b", "a"), _keys("c", "b", "a"), (0, 0, [])),  # nothing to send
-        (_keys("c", "b", "a"), _keys("c", "b"), (0, 1, [])),  # a went away at the bottom
-        (_keys("c", "b", "a"), _keys("c", "a"), None),  # b went away: redraw
-        (_keys("c", "b", "a"), _keys("b", "c", "a"), None),  # reordered: redraw
-        ([], _keys("a"), None),  # nothing shown yet: draw
-    ],
-)
-def test_the_feed_is_updated_in_part_when_new_items_come_on_top(shown, latest, expected):
-    from dashboard.pages.overview import feed_changes
+def test_feed_rows_sort_by_their_text_as_by_their_time():
+    """assets/live.js orders the feed by comparing `received_at` as text: one fixed UTC format,
+    whatever the offset or the microseconds, keeps that the order of time."""
+    from datetime import UTC, datetime, timedelta, timezone
 
-    assert feed_changes(shown, latest) == expected
+    from backend.notices.summary import incident_summary
+
+    base = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    times = [
+        base,  # no microseconds: isoformat would drop them and sort wrongly
+        base + timedelta(microseconds=1),
+        (base + timedelta(seconds=1)).astimezone(timezone(timedelta(hours=-5))),
+        base + timedelta(hours=1, microseconds=500),
+    ]
+    texts = [incident_summary(_values(received_at=t, occurred_at=t))["received_at"] for t in times]
+    assert texts == sorted(texts)
+    assert texts[0] == "2026-11-26T09:00:00.000000Z"
+    assert texts[2] == "2026-11-26T09:00:01.000000Z"  # in UTC, whatever offset it came with
+
+
+def test_a_feed_row_holds_plain_values_and_only_what_the_feed_shows():
+    from backend.notices.summary import FIELDS, incident_summary
+    from backend.vocab import Finding, IncidentCategory
+
+    party = uuid.uuid4()
+    summary = incident_summary(
+        _values(
+            category=IncidentCategory.shelling,
+            finding=Finding.verified,
+            alleged_party_id=party,
+            description="d" * 300,
+            reported_by="patrol-7",
+            sensitivity="restricted",
+        )
+    )
+    assert summary is not None
+    assert set(summary) == set(FIELDS)  # no reporter, no sensitivity
+    assert (summary["category"], summary["finding"]) == ("shelling", "verified")
+    assert summary["alleged_party_id"] == str(party)
+    assert summary["description"] == "d" * 120
+    assert (summary["location_name"], summary["admin1"]) == ("", "")
+    values = _values()
+    del values["received_at"]  # not loaded: the page reads the feed from the server instead
+    assert incident_summary(values) is None
 
 
 def test_the_partial_plotly_bundle_draws_every_trace_type_the_figures_use():
@@ -224,6 +252,29 @@ def test_sessions_asking_for_the_same_view_at_once_share_one_computation():
     assert reads.get("other view", compute) == 2  # another view is its own read
     time.sleep(0.35)
     assert reads.get("k", compute) == 3  # a read begun too long ago is not reused
+
+
+def test_a_read_named_by_its_beat_serves_a_late_asker_too():
+    """The Overview's pages name the beat they ask on: a page whose request comes a second late
+    on a loaded machine gets that beat's read, not a computation of its own."""
+    import time
+
+    from dashboard.shared import SharedReads
+
+    reads = SharedReads(fresh_s=0.05)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return len(calls)
+
+    assert reads.get(("headline", 3000), compute, fresh_s=5) == 1
+    time.sleep(0.1)  # past the default freshness
+    assert reads.get(("headline", 3000), compute, fresh_s=5) == 1
+    assert reads.get(("headline", 6000), compute, fresh_s=5) == 2  # the next beat reads again
+    assert reads.get("plain", compute) == 3
+    time.sleep(0.1)
+    assert reads.get("plain", compute) == 4  # the default freshness still holds for others
 
 
 def test_a_failed_shared_read_is_not_reused():

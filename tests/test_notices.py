@@ -25,7 +25,8 @@ from backend.incidents.service import visible_to
 from backend.notices.hub import NoticeHub, may_see
 from backend.notices.listener import decode
 from backend.notices.runtime import Notices
-from backend.notices.service import MAX_PAYLOAD_BYTES, make_notice, payloads, publish
+from backend.notices.service import MAX_PAYLOAD_BYTES, _merged, make_notice, payloads, publish
+from backend.notices.summary import FIELDS as SUMMARY_FIELDS
 from backend.parties.models import Party
 from backend.vocab import Role, Sensitivity
 from tests.helpers import ThreadServer, incident_body
@@ -67,6 +68,7 @@ def listen(
     until: Callable[[dict[str, list[dict]]], bool] | None = None,
     timeout: float = 3.0,
     settle: float = 0.3,
+    summaries: bool = False,
 ) -> dict[str, list[dict]]:
     """Start the notices of `db` as the app does, subscribe, run `write` in a worker thread and
     collect what each subscriber gets: until `until(got)` holds (then `settle` seconds more, to
@@ -78,7 +80,7 @@ def listen(
         try:
             if notices.listener is not None:
                 assert await asyncio.to_thread(notices.listener.listening.wait, 10)
-            subs = {k: notices.hub.subscribe(p) for k, p in principals.items()}
+            subs = {k: notices.hub.subscribe(p, summaries=summaries) for k, p in principals.items()}
             got: dict[str, list[dict]] = {k: [] for k in subs}
             await asyncio.to_thread(write)
             deadline = time.monotonic() + timeout
@@ -257,6 +259,77 @@ def test_the_filter_is_the_incident_visibility_rule(db):
     assert [may_see(Principal(name="n", role=r), bare) for r in Role] == [
         r in (Role.analyst, Role.admin) for r in Role
     ]
+
+
+def test_the_dashboards_notices_carry_the_feeds_row_and_nothing_private(db):
+    """The dashboard's stream carries what the live feed shows of an incident, the same row the
+    feed's server read gives; never its reporter or sensitivity, never to whom may not see it."""
+    made: dict[str, str] = {}
+
+    def write() -> None:
+        with db.session() as session:
+            secret = _incident(session, by="bob", sensitivity=Sensitivity.confidential)
+            secret.description = "SECRET-SOURCE"
+            made["secret"] = str(secret.id)
+        with db.session() as session:
+            shown = _incident(session, by="bob", sensitivity=Sensitivity.restricted)
+            shown.description = "x" * 500
+            shown.location_name = "Yei"
+            made["shown"] = str(shown.id)
+
+    got = listen(
+        db,
+        write,
+        principals={"viewer": VIEWER},
+        until=lambda g: len(g["viewer"]) >= 1,
+        summaries=True,
+    )
+    assert [n["id"] for n in got["viewer"]] == [made["shown"]]
+    (notice,) = got["viewer"]
+    assert set(notice) == {"topic", "id", "action", "summary"}
+    summary = notice["summary"]
+    assert set(summary) == set(SUMMARY_FIELDS)
+    assert summary["description"] == "x" * 120  # cut as the feed cuts it: the notice stays small
+    assert summary["location_name"] == "Yei"
+    assert len(json.dumps(notice)) < 1_000
+    assert "SECRET-SOURCE" not in json.dumps(got)
+
+    from dashboard.data import latest_incidents
+    from dashboard.filters import ViewFilters
+
+    with db.session(write=False) as session:
+        read = latest_incidents(session, VIEWER, ViewFilters(), limit=50)
+    assert summary in read  # what the page merges: the same shape and values as the read
+
+
+def test_an_update_carries_the_changed_row_and_the_apis_stream_no_summary(db):
+    with db.session() as session:
+        incident_id = _incident(session, by="bob", sensitivity=Sensitivity.public).id
+
+    findings = iter(("verified", "refuted"))
+
+    def write() -> None:
+        with db.session() as session:
+            incident = session.get(Incident, incident_id)
+            incident.finding = next(findings)
+            session.add(incident)
+
+    got = listen(db, write, principals={"viewer": VIEWER}, until=lambda g: bool(g["viewer"]),
+                 summaries=True)  # fmt: skip
+    assert [(n["action"], n["summary"]["finding"]) for n in got["viewer"]] == [
+        ("update", "verified")
+    ]
+    plain = listen(db, write, principals={"viewer": VIEWER}, until=lambda g: bool(g["viewer"]))
+    assert [set(n) for n in plain["viewer"]] == [{"topic", "id", "action"}]
+
+
+def test_a_later_write_without_the_summary_drops_the_earlier_one():
+    """Merged in one transaction: a summary from before a set-based change would be stale."""
+    record = {name: None for name in SUMMARY_FIELDS} | {"id": "1", "description": "old"}
+    with_summary = make_notice("incident", 1, sensitivity="public", record=record)
+    assert with_summary["summary"]["description"] == "old"
+    merged = _merged([with_summary, make_notice("incident", 1, "update", sensitivity="public")])
+    assert merged == [{"topic": "incident", "id": "1", "action": "create", "sensitivity": "public"}]
 
 
 # --- pieces -------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ def widest_sensitivity(principal: Principal) -> str:
 class Subscription:
     principal: Principal
     topics: frozenset[str] | None = None
+    summaries: bool = False  # whether incident notices carry the feed's summary (the dashboard)
     queue: asyncio.Queue[tuple[int, Notice] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
@@ -64,6 +65,13 @@ class Subscription:
             self.queue.get_nowait()  # drop the oldest
             self.dropped += 1
         self.queue.put_nowait(item)
+
+    def ready(self, most: int) -> list[tuple[int, Notice] | None]:
+        """Up to `most` items already queued, without waiting (None among them: the hub stops)."""
+        items: list[tuple[int, Notice] | None] = []
+        while len(items) < most and not self.queue.empty():
+            items.append(self.queue.get_nowait())
+        return items
 
     async def get(self, timeout: float | None = None) -> tuple[int, Notice] | None:
         """The next `(event id, public notice)`; None when the hub stops. TimeoutError if none
@@ -98,10 +106,15 @@ class NoticeHub:
         return len(self._subscribers)
 
     def subscribe(
-        self, principal: Principal, topics: Collection[str] | None = None
+        self,
+        principal: Principal,
+        topics: Collection[str] | None = None,
+        *,
+        summaries: bool = False,
     ) -> Subscription:
-        """Call on the event loop; pair with `unsubscribe`."""
-        sub = Subscription(principal, frozenset(topics) if topics else None)
+        """Call on the event loop; pair with `unsubscribe`. With `summaries`, incident notices
+        carry what the dashboard's live feed shows of the incident."""
+        sub = Subscription(principal, frozenset(topics) if topics else None, summaries)
         self._subscribers.add(sub)
         return sub
 
@@ -131,9 +144,11 @@ class NoticeHub:
 
     def _dispatch(self, notices: list[Notice]) -> None:
         for notice in notices:
-            view: Notice | None = None
+            views: dict[bool, Notice] = {}  # made once per notice, shared by the subscribers
             event_id = next(self._ids)
             for sub in list(self._subscribers):
                 if sub.wants(notice):
-                    view = view or public_view(notice)
+                    view = views.get(sub.summaries)
+                    if view is None:
+                        view = views[sub.summaries] = public_view(notice, summary=sub.summaries)
                     sub.offer((event_id, view))

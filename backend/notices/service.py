@@ -3,6 +3,8 @@
 A notice is small: `{"topic": <table>, "id": <record id>, "action": "create" | "update"}`.
 Incident notices also carry the incident's `sensitivity` and `reported_by` inside the server, so
 the hub can send each one only to readers allowed to see that incident; those fields never leave.
+When the writer has the incident's values at hand, its notice also carries the `summary` the
+dashboard's live feed shows (backend/notices/summary.py); only the dashboard's stream sends it.
 
 Notices are queued on the session (`publish`) and go out only if the transaction commits:
 
@@ -27,10 +29,13 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 
+from backend.notices.summary import SUMMARY_TOPIC, incident_summary
+
 log = logging.getLogger("peacewatch.notices")
 
 CHANNEL = "peacewatch"
 PUBLIC_FIELDS = ("topic", "id", "action")
+SUMMARY = "summary"  # the feed's summary of an incident: sent on the dashboard's stream only
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; keep well below.
 MAX_PAYLOAD_BYTES = 7_900
 
@@ -55,13 +60,18 @@ def make_notice(
     *,
     sensitivity: object = None,
     reported_by: str | None = None,
+    record: Mapping[str, Any] | None = None,
 ) -> Notice:
-    """A notice; pass an incident's `sensitivity` and `reported_by` (they decide who gets it)."""
+    """A notice; pass an incident's `sensitivity` and `reported_by` (they decide who gets it),
+    and its column values as `record` when at hand (its notice then carries the feed's summary)."""
     notice: Notice = {"topic": topic, "id": str(record_id), "action": action}
     if sensitivity is not None:
         notice["sensitivity"] = getattr(sensitivity, "value", sensitivity)
     if reported_by is not None:
         notice["reported_by"] = reported_by
+    summary = incident_summary(record) if record is not None and topic == SUMMARY_TOPIC else None
+    if summary is not None:
+        notice[SUMMARY] = summary
     return notice
 
 
@@ -74,9 +84,13 @@ def publish(session: OrmSession, notices: Iterable[Mapping[str, Any]]) -> None:
     session.info.setdefault(_QUEUE, []).extend(notices)
 
 
-def public_view(notice: Mapping[str, Any]) -> Notice:
-    """What a subscriber is sent: the notice without the internal fields."""
-    return {k: notice[k] for k in PUBLIC_FIELDS if k in notice}
+def public_view(notice: Mapping[str, Any], *, summary: bool = False) -> Notice:
+    """What a subscriber is sent: the notice without the internal fields; with an incident's
+    feed summary if asked (the dashboard's stream) and the notice has one."""
+    view = {k: notice[k] for k in PUBLIC_FIELDS if k in notice}
+    if summary and SUMMARY in notice:
+        view[SUMMARY] = notice[SUMMARY]
+    return view
 
 
 # --- which ORM objects make notices -------------------------------------------------------------
@@ -114,6 +128,7 @@ def _notice_of(obj: Any, action: str) -> Notice | None:
         action,
         sensitivity=getattr(obj, "sensitivity", None),
         reported_by=getattr(obj, "reported_by", None),
+        record=sa.inspect(obj).dict,  # the loaded values only: reading more would query
     )
 
 
@@ -150,6 +165,8 @@ def _merged(notices: list[Mapping[str, Any]]) -> list[Notice]:
             merged[key] = {**notice, "id": key[1], "action": action}
         else:
             action = "create" if "create" in (current["action"], action) else "update"
+            if SUMMARY not in notice:  # a later write that brought none: the earlier is stale
+                current.pop(SUMMARY, None)
             current.update(notice, id=key[1], action=action)
     return list(merged.values())
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from datetime import timedelta
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, ctx, dcc, html
+import plotly.utils
+from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from backend.db import utcnow
 from backend.metrics import service as measures
+from backend.vocab import Finding, IncidentCategory
 from dashboard import context, data, figures, filters
 from dashboard.components import kpi, panel, query_store, title, today
 from dashboard.shared import visibility
@@ -35,6 +36,7 @@ def layout(**query: str) -> html.Div:
     return html.Div(
         [
             query_store("ov", query),
+            dcc.Store(id="ov-headline-drawn"),  # the digest of the chart and alerts drawn
             title("Mission overview"),
             dbc.Row(
                 [dbc.Col(kpi(k, text), xs=6, md=4, xl=2) for k, text in KPIS], className="g-2 mb-3"
@@ -62,8 +64,11 @@ def layout(**query: str) -> html.Div:
                             dbc.CardBody(
                                 [
                                     html.H2("Latest incidents (live)", className="h6"),
-                                    dbc.ListGroup(id="ov-feed", flush=True),
-                                    dcc.Store(id="ov-feed-shown"),
+                                    # Drawn by assets/live.js, never given children here.
+                                    html.Ul(id="ov-feed", className="list-group list-group-flush"),
+                                    dcc.Store(id="ov-feed-ask"),
+                                    dcc.Store(id="ov-feed-data"),
+                                    dcc.Store(id="ov-feed-drawn"),
                                 ]
                             ),
                             className="mb-3",
@@ -132,11 +137,42 @@ def headline(query: str) -> tuple:
     )
 
 
-def shared_headline(query: str, *_: object) -> tuple:
+# How long the pages of one beat share a computation of the headline figures (assets/live.js
+# asks on a 3 s beat): long enough for a page whose request comes late on a loaded machine.
+BEAT_SHARED_S = 5.0
+
+
+def shared_headline(query: str, live: dict | None = None) -> tuple:
     """The headline figures, computed once for every session with the same view at about the
-    same time (dashboard/shared.py): the heaviest read of the dashboard."""
-    key = ("headline", visibility(context.principal()), query, today())
-    return context.shared().get(key, lambda: headline(query))
+    same time (dashboard/shared.py): the heaviest read of the dashboard. After notices, every
+    page asks on the same beat of the clock (assets/live.js) and names it: one computation per
+    beat serves them all, however late a page's request arrives, since each page asked at least
+    700 ms after its last notice and the computation began after the beat. (Shared by arrival
+    time alone, pages slowed by a burst asked 0.5 s apart, the computations overlapped and took
+    the server from ingestion.) Last, a digest of the chart and the alerts."""
+    beat = ((live or {}).get("notice") or {}).get("beat")
+    key = ("headline", visibility(context.principal()), query, today(), beat)
+    fresh = BEAT_SHARED_S if beat is not None else None
+    return context.shared().get(key, lambda: _with_digest(headline(query)), fresh)
+
+
+def _with_digest(values: tuple) -> tuple:
+    """The chart and the alerts as plain JSON data, encoded once here rather than for each of
+    the sessions that share them, and the digest of that."""
+    text = json.dumps(values[-2:], cls=plotly.utils.PlotlyJSONEncoder, sort_keys=True)
+    figure, alerts = json.loads(text)
+    return (*values[:-2], figure, alerts, hashlib.blake2b(text.encode(), digest_size=8).hexdigest())
+
+
+def headline_update(query: str, live: dict | None, shown: str | None) -> tuple:
+    """The headline figures; the chart and the alerts only if they changed since this page drew
+    them, since redrawing a chart costs each wall screen's browser far more than the counts."""
+    *values, figure, alerts, digest = shared_headline(
+        query, live if ctx.triggered_id == "live-summary" else None
+    )
+    if digest == shown:
+        return (*values, dash.no_update, dash.no_update, dash.no_update)
+    return (*values, figure, alerts, digest)
 
 
 def _alerts(alerts: list) -> list:
@@ -152,90 +188,34 @@ def _alerts(alerts: list) -> list:
     ]
 
 
-def _feed_item(r: dict, codes: dict[str, str]) -> dbc.ListGroupItem:
-    return dbc.ListGroupItem(
-        [
-            html.Div(
-                [
-                    html.Strong(figures.label(r["category"])),
-                    html.Span(f" · {r['location_name'] or r['admin1'] or 'unknown place'}"),
-                    dbc.Badge(
-                        figures.label(r["finding"]),
-                        color="light",
-                        text_color="dark",
-                        className="ms-2",
-                    ),
-                ]
-            ),
-            html.Div(
-                f"{r['occurred_at'][:16].replace('T', ' ')} UTC · "
-                f"{codes.get(r['alleged_party_id'] or '', 'no party named')} · "
-                f"{r['fatalities']} killed · {r['description'][:120]}",
-                className="small text-secondary",
-            ),
-        ],
-        className="feed-item",
-        id={"type": "feed-item", "id": r["id"]},
-    )
+# The feed's words for the values its summaries hold (figures.label, the one place for them).
+FEED_LABELS = {
+    v.value: figures.label(v.value) for enum in (IncidentCategory, Finding) for v in enum
+}
 
 
-def shown_key(row: dict) -> list[str]:
-    """What the page keeps of a feed item: its id and a digest of what the item shows."""
-    digest = hashlib.blake2b(json.dumps(row, sort_keys=True).encode(), digest_size=8)
-    return [row["id"], digest.hexdigest()]
+def feed_data(query: str, ask: dict | None) -> dict:
+    """The live feed as the server reads it, for assets/live.js to draw and then keep current
+    from the stream's notices (each carries the incident's summary), newest first.
 
-
-# (items to add on top, items to drop at the bottom, indexes of items to replace), or None:
-# redraw the whole feed.
-FeedChange = tuple[int, int, list[int]] | None
-
-
-def feed_changes(shown: Sequence[Sequence[str]], latest: Sequence[Sequence[str]]) -> FeedChange:
-    """How the feed on the page (`shown`, `shown_key`s, newest first) becomes `latest`: new items
-    on top, the oldest dropped, changed ones replaced; or None when only redrawing it all will do
-    (an item went away or moved: a filter, a deletion)."""
-    if not shown:
-        return None
-    old_ids = [s[0] for s in shown]
-    known = set(old_ids)
-    added = next((n for n, item in enumerate(latest) if item[0] in known), len(latest))
-    kept = [item[0] for item in latest[added:]]
-    if kept != old_ids[: len(kept)]:
-        return None
-    changed = [
-        added + n
-        for n, (new, old) in enumerate(zip(latest[added:], shown[: len(kept)], strict=True))
-        if new[1] != old[1]
-    ]
-    return added, len(shown) + added - len(latest), changed
-
-
-def feed(query: str, shown: list | None, live: bool) -> tuple[object, list]:
-    """The live feed: drawn whole on a visit or a filter change; on a notice, a partial update
-    (`Patch`) that adds the new items on top and drops the oldest, so the page receives and
-    redraws only what changed. It compares with what the page shows rather than trusting the
-    notice, since Dash coalesces a burst of notices into one call."""
+    Asked on a visit or a filter change, and after a dropped stream, a notice without a summary
+    or an unknown party: so twenty open Overviews ask nothing of the server while records pour
+    in. `asked_at` is the page's clock when it asked: the page adds the notices it heard since
+    then, which this read may have missed; anything heard before was committed before it."""
+    if not ask:
+        raise PreventUpdate  # the page asks once it has stamped the time (ov-feed-ask)
     view = filters.parse(query)
     with context.reading() as session:
         rows = data.latest_incidents(session, context.principal(), view)
         codes = {str(p.id): p.code for p in data.parties(session)}
-    keys = [shown_key(r) for r in rows]
-    change = feed_changes(shown or [], keys) if live else None
-    if change is None:
-        if not rows:
-            return [dbc.ListGroupItem("No incident reported yet.")], keys
-        return [_feed_item(r, codes) for r in rows], keys
-    added, dropped, changed = change
-    if not (added or dropped or changed):
-        raise PreventUpdate
-    patch = dash.Patch()
-    for r in reversed(rows[:added]):
-        patch.prepend(_feed_item(r, codes))
-    for _ in range(dropped):
-        del patch[len(rows)]
-    for index in changed:
-        patch[index] = _feed_item(rows[index], codes)
-    return patch, keys
+    return {
+        "rows": rows,
+        "codes": codes,
+        "view": data.feed_view(view),
+        "size": data.FEED_SIZE,
+        "labels": FEED_LABELS,
+        "asked_at": ask.get("at"),
+    }
 
 
 def register(app: dash.Dash) -> None:
@@ -250,13 +230,26 @@ def register(app: dash.Dash) -> None:
         *outputs,
         Output("ov-compliance", "figure"),
         Output("ov-alerts", "children"),
+        Output("ov-headline-drawn", "data"),
         Input("ov-query", "data"),
         Input("live-summary", "data"),
-    )(shared_headline)
-    app.callback(
-        Output("ov-feed", "children"),
-        Output("ov-feed-shown", "data"),
+        State("ov-headline-drawn", "data"),
+    )(headline_update)
+    # The feed: the page stamps when it asks (a visit, a filter change; live.js asks after a
+    # dropped stream too), the server reads, and the page draws what it read merged with the
+    # notices heard since; from then on the page draws each notice's summary by itself.
+    app.clientside_callback(
+        ClientsideFunction(namespace="peacewatch", function_name="askFeed"),
+        Output("ov-feed-ask", "data"),
         Input("ov-query", "data"),
-        Input("live-incident", "data"),
-        State("ov-feed-shown", "data"),
-    )(lambda query, _, shown: feed(query, shown, live=ctx.triggered_id == "live-incident"))
+    )
+    app.callback(
+        Output("ov-feed-data", "data"),
+        Input("ov-feed-ask", "data"),
+        State("ov-query", "data"),
+    )(lambda ask, query: feed_data(query, ask))
+    app.clientside_callback(
+        ClientsideFunction(namespace="peacewatch", function_name="feedFromServer"),
+        Output("ov-feed-drawn", "data"),
+        Input("ov-feed-data", "data"),
+    )
