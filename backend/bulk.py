@@ -73,8 +73,15 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: Sequence[dict[str, A
         values = converted
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(plan.statement) as copy:  # type: ignore[union-attr]
-            for value in values:
-                copy.write_row(value)
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            try:
+                with cursor.copy(plan.statement) as copy:
+                    for value in values:
+                        copy.write_row(value)
+            except conn.dialect.loaded_dbapi.Error as error:
+                # As if SQLAlchemy had run it: its exception classes (an IntegrityError the
+                # callers catch) and its handle_error hooks (backend.dbfaults: a read-only
+                # database drops the connection and answers 503).
+                conn._handle_dbapi_exception(error, plan.statement, None, cursor, None)
     else:
         conn.exec_driver_sql(plan.statement, values)

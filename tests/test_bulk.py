@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from backend.audit.models import AuditEntry
@@ -66,6 +67,18 @@ def test_bulk_rows_fire_the_tables_triggers(db):
             sa.text("SELECT coalesce(sum(incidents), 0) FROM metrics_incident_day")
         ).scalar()
     assert counted == 12
+
+
+def test_a_refused_bulk_insert_raises_sqlalchemys_error_and_stores_nothing(db):
+    """A constraint the rows break is SQLAlchemy's IntegrityError, as for any statement (the
+    batch sync catches it to retry item by item), from COPY too; the savepoint keeps nothing."""
+    rows = _incidents(10)
+    rows[7] = {**rows[7], "id": rows[2]["id"]}  # a repeated primary key
+    with db.session() as session:
+        with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
+            insert_rows(session.connection(), INCIDENT, rows)  # (the savepoint begins here)
+        insert_rows(session.connection(), INCIDENT, rows[:7])  # the transaction goes on
+    assert len(_read(db, INCIDENT)) == 7
 
 
 def test_json_text_is_stored_as_the_document_it_is(db):

@@ -2,8 +2,9 @@
 
 A create is recognised by an `Idempotency-Key` header (scoped to the caller's token) or else by
 the record id the device chose (global: ids are unique forever). The first time, a key row is
-written *before* the record, in the same transaction: a concurrent retry of the same key waits on
-that row (PostgreSQL's unique index; SQLite's single writer) and then finds the finished answer.
+written with the create's answer *before* the record, in the same transaction: a concurrent retry
+of the same key waits on that row (PostgreSQL's unique index; SQLite's single writer) and then
+finds the finished answer.
 Same request again: the stored response, status 200, marked `Idempotent-Replayed: true`.
 Same key with another request: 409 naming the key. Keys are kept `idempotency_retention_days`;
 after that a re-sent device id is still refused with 409, because the record keeps its id.
@@ -22,7 +23,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from backend.auth.service import Principal
@@ -111,37 +111,63 @@ def find(session: Session, claims: Iterable[Claim]) -> dict[tuple[str, str], Ide
     return {(row.scope, row.key): row for row in session.exec(stmt)}
 
 
+Answer = tuple[Claim, str | None, int, dict[str, Any] | None]
+
+
 def reserve(
-    session: Session, claims: list[Claim], settings: Settings, now: datetime | None = None
+    session: Session, answers: list[Answer], settings: Settings, now: datetime | None = None
 ) -> set[tuple[str, str]]:
-    """Write the key rows of new claims; return those this transaction now holds.
+    """Write the key rows of new creates, each with the answer `(claim, record_id, status,
+    body)` it gets once its record goes in; return the keys this transaction now holds.
 
     A key another transaction holds is skipped (after waiting for it to finish, on PostgreSQL);
-    the caller reads it again with `find` and answers from it.
+    the caller reads it again with `find` and answers from it. A create refused after all is
+    `release`d.
     """
-    if not claims:
+    if not answers:
         return set()
     if _one_writer(session):
-        return {c.ident for c in claims}
-    rows = _key_rows([(c, None, 0, None) for c in claims], settings, now)
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = (
-        insert(_TABLE)
-        .on_conflict_do_nothing(index_elements=["scope", "key"])
-        .returning(_TABLE.c.scope, _TABLE.c.key)
-    )
-    # One cached statement, sent as few multi-row INSERTs (SQLAlchemy's "insertmanyvalues").
-    result = session.connection().execute(stmt, rows)
-    return {(r.scope, r.key) for r in result}
+        return {c.ident for c, *_ in answers}
+    # PostgreSQL: one INSERT of the whole batch from arrays sent in binary (`%(...)b`), so that
+    # neither the statement (the same text every time) nor the answers' JSON (no text-array
+    # quoting) costs the client work per row.
+    now = now or utcnow()
+    claims, record_ids, statuses, bodies = zip(*answers, strict=True)
+    params = {
+        "scopes": [c.scope for c in claims],
+        "keys": [c.key for c in claims],
+        "prints": [c.fingerprint for c in claims],
+        "kinds": [c.kind for c in claims],
+        "record_ids": list(record_ids),
+        "statuses": list(statuses),
+        "responses": [None if b is None else json.dumps(b) for b in bodies],
+        "created_at": now,
+        "expires_at": now + timedelta(days=settings.idempotency_retention_days),
+    }
+    # Through SQLAlchemy (its errors, its handle_error hooks: a read-only database is a 503).
+    result = session.connection().exec_driver_sql(_RESERVE, params)
+    return {(scope, key) for scope, key in result}
+
+
+_RESERVE = """
+    INSERT INTO idempotency_key AS k
+        (scope, key, fingerprint, record_kind, record_id, status_code, response,
+         created_at, expires_at)
+    SELECT a.scope, a.key, a.fingerprint, a.record_kind, a.record_id, a.status_code, a.response,
+           %(created_at)s, %(expires_at)s
+    FROM unnest(
+        %(scopes)b::text[], %(keys)b::text[], %(prints)b::text[], %(kinds)b::text[],
+        %(record_ids)b::text[], %(statuses)b::integer[], %(responses)b::json[]
+    ) AS a (scope, key, fingerprint, record_kind, record_id, status_code, response)
+    ON CONFLICT (scope, key) DO NOTHING
+    RETURNING k.scope, k.key
+"""
 
 
 def _one_writer(session: Session) -> bool:
     """SQLite has one writer: from a transaction's `find` to its commit no one else can claim a
     key, so the key row need not be reserved first; it is written once, with its answer."""
     return session.get_bind().dialect.name == "sqlite"
-
-
-Answer = tuple[Claim, str | None, int, dict[str, Any] | None]
 
 
 def _key_rows(
@@ -166,37 +192,10 @@ def _key_rows(
 
 
 def settle(session: Session, answers: list[Answer], settings: Settings) -> None:
-    """Store each finished create's answer `(claim, record_id, status, body)` on its key row."""
-    if not answers:
-        return
-    if _one_writer(session):
+    """Store the key rows of finished creates `(claim, record_id, status, body)` on SQLite, where
+    `reserve` wrote nothing (PostgreSQL's rows went in with their answers in `reserve`)."""
+    if answers and _one_writer(session):
         insert_rows(session.connection(), _TABLE, _key_rows(answers, settings))
-        return
-    # PostgreSQL: one UPDATE joined to the answers as arrays, not one UPDATE per key.
-    columns = list(zip(*answers, strict=True))
-    session.connection().execute(
-        _SETTLE,
-        {
-            "scopes": [c.scope for c in columns[0]],
-            "keys": [c.key for c in columns[0]],
-            "record_ids": list(columns[1]),
-            "statuses": list(columns[2]),
-            "responses": [None if b is None else json.dumps(b) for b in columns[3]],
-        },
-    )
-
-
-_SETTLE = sa.text(
-    """
-    UPDATE idempotency_key AS k
-    SET record_id = a.record_id, status_code = a.status_code, response = a.response
-    FROM unnest(
-        CAST(:scopes AS text[]), CAST(:keys AS text[]), CAST(:record_ids AS text[]),
-        CAST(:statuses AS integer[]), CAST(:responses AS json[])
-    ) AS a (scope, key, record_id, status_code, response)
-    WHERE k.scope = a.scope AND k.key = a.key
-    """
-)
 
 
 def release(session: Session, claims: Iterable[Claim]) -> None:

@@ -71,6 +71,7 @@ class Entry:
             {"field": error.field or "data", "message": error.message, "type": type(error).__name__}
         ]
         self.row = None
+        self.body = None
 
 
 @dataclass(frozen=True)

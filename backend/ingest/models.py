@@ -16,8 +16,8 @@ class IdempotencyKey(SQLModel, table=True):
 
     `scope` is `token:<name>` for an `Idempotency-Key` header (keys are the client's, so they are
     scoped to its token) or the record kind for an id chosen on the device (ids are global).
-    The row is written before the record, so a concurrent retry waits on it rather than
-    creating a twin; `status_code` is 0 until the create has finished in the same transaction.
+    The row is written with the create's answer before the record, in the same transaction, so
+    a concurrent retry waits on it rather than creating a twin.
     """
 
     __tablename__ = "idempotency_key"

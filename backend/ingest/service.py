@@ -79,6 +79,8 @@ def write(
             KINDS[name].prepare(session, principal, settings, group)
         _answer_late_twins(session, [e for group in by_kind.values() for e in group])
         staged = [e for group in by_kind.values() for e in group if e.open and e.row]
+        for entry in staged:  # its answer, known before it goes in: stored with its key
+            entry.body = entry.kind.body(entry)
         staged = _reserve(session, settings, staged)
         _insert(session, staged)
         ready += staged
@@ -204,8 +206,8 @@ def _answer_from(entry: Entry, row: Any) -> None:
 
 def _reserve(session: Session, settings: Settings, ready: list[Entry]) -> list[Entry]:
     """Hold the keys of the entries about to go in; a key taken meanwhile is answered from it."""
-    claims = [e.claim for e in ready if e.claim]
-    held = idempotency.reserve(session, claims, settings)  # type: ignore[arg-type]
+    answers = [(e.claim, str(e.row["id"]), 201, e.body) for e in ready if e.claim]  # type: ignore[index]
+    held = idempotency.reserve(session, answers, settings)
     raced = [e for e in ready if e.claim and e.claim.ident not in held]
     if raced:
         known = idempotency.find(session, [e.claim for e in raced])  # type: ignore[misc]
@@ -240,7 +242,6 @@ def _insert(session: Session, ready: list[Entry]) -> None:
     created = [e for e in ready if e.open]
     for entry in created:
         entry.status = "created"
-        entry.body = entry.kind.body(entry)
     _derive_subjects(session, created)
 
 
@@ -274,6 +275,7 @@ def _notices(entries: list[Entry]) -> list[dict[str, Any]]:
             entry.row["id"],  # type: ignore[index]
             sensitivity=entry.row.get("sensitivity"),  # type: ignore[union-attr]
             reported_by=entry.row.get("reported_by"),  # type: ignore[union-attr]
+            record=entry.row,  # an incident's notice carries the live feed's summary of it
         )
         for entry in entries
     ]
