@@ -2,10 +2,10 @@
 a database that cannot be reached, or one kept busy by other writers past the server's wait.
 
 The API answers them with 503, what is wrong (nothing of the request was stored) and when to
-retry (`Retry-After`),
-never with a 500 that reads like a bug. `storage_fault` is the one place that decides which
-database errors these are; `backend.app` maps them, and `install` makes a connection that met a
-read-only database reconnect, so writes work again as soon as the database is writable.
+retry (`Retry-After`), never with a 500 that reads like a bug. `storage_fault` is the one place
+that decides which database errors these are; `backend.app` maps them, and `install` makes a
+connection that met a read-only database reconnect, so writes work again as soon as the
+database is writable.
 """
 
 from __future__ import annotations
