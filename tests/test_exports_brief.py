@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 
 import pypdf
+import pypdfium2 as pdfium
 import pytest
 import sqlalchemy as sa
 
@@ -75,6 +76,28 @@ def test_weekly_brief_holds_every_section_and_the_chain_head(client, admin, db, 
     entries = client.get(f"{API}/audit", params={"record_kind": "export"}, headers=admin).json()
     assert entries["items"][0]["record_id"] == response.headers["x-export-id"]
     assert entries["items"][0]["changes"]["kind"] == "briefing"
+
+
+def test_every_page_of_the_brief_renders_to_an_image(client, admin, demo):
+    """Rendered by PDFium (Chromium's PDF engine), each page is an A4 portrait image with ink on
+    it, and the map and charts are in colour: a reader sees pages, not only extractable text."""
+    last = today() - timedelta(days=1)
+    response = client.get(
+        f"{API}/briefings/daily.pdf", params={"date": last.isoformat()}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    document = pdfium.PdfDocument(response.content)
+    assert len(document) >= 2
+    coloured = 0
+    for number, page in enumerate(document, start=1):
+        image = page.render(scale=1).to_pil().convert("RGB")  # 72 dpi
+        width, height = image.size
+        assert abs(height / width - 297 / 210) < 0.02, (number, image.size)  # A4 portrait
+        darkest, _ = image.convert("L").getextrema()
+        assert darkest < 100, f"page {number} is blank"
+        hues = image.convert("HSV").getchannel("S").getextrema()[1]
+        coloured += hues > 100
+    assert coloured >= 1, "no page has a coloured figure"
 
 
 def test_a_viewers_brief_leaves_confidential_incidents_out(client, auth, admin, db, settings, demo):
