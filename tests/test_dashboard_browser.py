@@ -44,12 +44,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def post_json(url: str, body: dict, token: str) -> tuple[int, dict]:
+def post_json(url: str, body: dict, token: str, method: str = "POST") -> tuple[int, dict]:
     request = urllib.request.Request(  # noqa: S310 - http to our own test server
         url,
         data=json.dumps(body).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        method="POST",
+        method=method,
     )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return response.status, json.loads(response.read())
@@ -475,4 +475,34 @@ def test_a_viewers_stream_never_brings_a_confidential_incidents_feed_row(browser
     assert notice["summary"]["description"].startswith(shown)
     assert not ({"reported_by", "sensitivity"} & (set(notice) | set(notice["summary"])))
     assert "test-admin" not in json.dumps(heard)  # the reporter's name
+    assert console_errors(browser) == []
+
+
+def test_an_incident_made_confidential_leaves_a_viewers_open_feed(browser, mission):
+    """A viewer saw a restricted incident; an analyst makes it confidential: it leaves the
+    viewer's open Overview within 2 s, without reload, told by an id-only `withdraw` notice."""
+    sign_in(browser, mission, "viewer")
+    browser.get(f"{mission.url}/")
+    wait_for(lambda: browser.find_element("id", "live-status").text == "live", what="live")
+    wait_for(lambda: browser.find_elements("css selector", ".feed-item"), what="the feed")
+    browser.execute_script(RECORD_NOTICES_JS)
+    marker = f"RECLASSIFIED-{uuid.uuid4().hex[:8]}"
+    body = incident_body(
+        occurred_at=datetime.now(UTC).isoformat(),
+        sensitivity="restricted",
+        description=f"{marker} from a patrol",
+    )
+    status, created = post_json(f"{mission.url}{API}/incidents", body, mission.tokens["admin"])
+    assert status == 201, created
+    feed = lambda: browser.find_element("id", "ov-feed").text  # noqa: E731
+    wait_for(lambda: marker in feed(), timeout=2, what="the restricted incident on the feed")
+    url = f"{mission.url}{API}/incidents/{created['id']}"
+    status, changed = post_json(
+        url, {"sensitivity": "confidential"}, mission.tokens["admin"], "PATCH"
+    )
+    assert status == 200, changed
+    wait_for(lambda: marker not in feed(), timeout=2, what="the incident gone from the feed")
+    heard = [json.loads(n) for n in browser.execute_script("return window.heardNotices")]
+    assert {"topic": "incident", "id": created["id"], "action": "withdraw"} in heard
+    assert len(browser.find_elements("css selector", ".feed-item")) >= 1
     assert console_errors(browser) == []

@@ -323,6 +323,40 @@ def test_an_update_carries_the_changed_row_and_the_apis_stream_no_summary(db):
     assert [set(n) for n in plain["viewer"]] == [{"topic", "id", "action"}]
 
 
+def test_an_incident_made_more_secret_is_withdrawn_from_those_who_may_no_longer_see_it(db):
+    """Restricted -> confidential: the viewer, who saw it, gets a `withdraw` (its id alone, so its
+    page drops it) and no update; the analyst gets the update and no withdrawal; its reporter,
+    who still sees it, the update; another reporter, who never saw it, nothing."""
+    with db.session() as session:
+        incident_id = str(_incident(session, by="bob", sensitivity=Sensitivity.restricted).id)
+
+    def secret() -> None:
+        with db.session() as session:
+            incident = session.get(Incident, uuid.UUID(incident_id))
+            incident.sensitivity = Sensitivity.confidential
+            session.add(incident)
+
+    readers = {"analyst": ANALYST, "viewer": VIEWER, "bob": BOB, "alice": ALICE}
+    got = listen(db, secret, principals=readers, summaries=True,
+                 until=lambda g: bool(g["viewer"]) and bool(g["analyst"]))  # fmt: skip
+    heard = {k: [(n["id"], n["action"]) for n in v] for k, v in got.items()}
+    assert heard["viewer"] == [(incident_id, "withdraw")]
+    assert got["viewer"][0] == {"topic": "incident", "id": incident_id, "action": "withdraw"}
+    assert heard["analyst"] == [(incident_id, "update")]
+    assert heard["bob"] == [(incident_id, "update")]
+    assert heard["alice"] == []
+
+    def public() -> None:  # made less secret: no one is told to drop it
+        with db.session() as session:
+            incident = session.get(Incident, uuid.UUID(incident_id))
+            incident.sensitivity = Sensitivity.public
+            session.add(incident)
+
+    got = listen(db, public, principals=readers, until=lambda g: bool(g["alice"]))
+    assert all(n["action"] == "update" for ns in got.values() for n in ns), got
+    assert {k for k, v in got.items() if v} == set(readers)
+
+
 def test_a_later_write_without_the_summary_drops_the_earlier_one():
     """Merged in one transaction: a summary from before a set-based change would be stale."""
     record = {name: None for name in SUMMARY_FIELDS} | {"id": "1", "description": "old"}

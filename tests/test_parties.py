@@ -35,7 +35,7 @@ def test_reporter_may_not_create_a_party(client, auth, db):
 
 
 def test_a_name_of_spaces_alone_is_refused_and_the_schema_says_so(client, admin, make_party, db):
-    """"   " is no name: refused (not stored as ""), on create and on change, and the published
+    """ "   " is no name: refused (not stored as ""), on create and on change, and the published
     schema asks for a character that is not space, so a client can check before sending."""
     blank = {"name": "   ", "code": "BLK", "kind": "militia"}
     response = client.post(URL, json=blank, headers=admin)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backend.auth.service import Principal
-from backend.notices.service import ALERT_TOPIC, Notice, public_view
+from backend.notices.service import ALERT_TOPIC, FORMER_SENSITIVITY, WITHDRAW, Notice, public_view
 
 log = logging.getLogger("peacewatch.notices")
 
@@ -27,7 +27,18 @@ PRIVATE_TOPICS = frozenset({"incident"})
 def may_see(principal: Principal, notice: Mapping[str, Any]) -> bool:
     """Whether the notice is for this reader: for incidents, the visibility rule of
     `backend.incidents.service.visible_to` (own reports, and what the role reads), built on the
-    same Principal properties. An incident notice that lacks its fields is for analysts only."""
+    same Principal properties. An incident notice that lacks its fields is for analysts only.
+    A withdrawal is for those who could see the incident before it was made more secret and
+    may not now."""
+    if notice.get("action") == WITHDRAW:
+        before = {**notice, "action": "update", "sensitivity": notice.get(FORMER_SENSITIVITY)}
+        return _may_see(principal, before) and not _may_see(
+            principal, {**notice, "action": "update"}
+        )
+    return _may_see(principal, notice)
+
+
+def _may_see(principal: Principal, notice: Mapping[str, Any]) -> bool:
     if notice.get("topic") == ALERT_TOPIC:
         # An alert is computed once per view of the incidents (backend/metrics/watch.py): each
         # reader gets the announcements of the view of their role, and only those.

@@ -1,6 +1,7 @@
 """Notices: which records a committed transaction created or changed, sent to live subscribers.
 
-A notice is small: `{"topic": <table>, "id": <record id>, "action": "create" | "update"}`.
+A notice is small: `{"topic": <table>, "id": <record id>, "action": "create" | "update"}`, or
+`"withdraw"` for an incident made more secret, sent to the readers who saw it and may no longer.
 Incident notices also carry the incident's `sensitivity` and `reported_by` inside the server, so
 the hub can send each one only to readers allowed to see that incident; those fields never leave.
 When the writer has the incident's values at hand, its notice also carries the `summary` the
@@ -36,6 +37,8 @@ log = logging.getLogger("peacewatch.notices")
 CHANNEL = "peacewatch"
 PUBLIC_FIELDS = ("topic", "id", "action")
 SUMMARY = "summary"  # the feed's summary of an incident: sent on the dashboard's stream only
+WITHDRAW = "withdraw"  # an incident made more secret: dropped by those who may no longer see it
+FORMER_SENSITIVITY = "former_sensitivity"  # internal: whom a withdrawal is for
 # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more; keep well below.
 MAX_PAYLOAD_BYTES = 7_900
 
@@ -132,6 +135,21 @@ def _notice_of(obj: Any, action: str) -> Notice | None:
     )
 
 
+def _withdrawal_of(obj: Any) -> Notice | None:
+    """When an update made an incident more secret, a `withdraw` notice for the readers who saw
+    it and no longer may: their pages drop it (no detail travels, only its id). The hub sends it
+    only to them (`backend.notices.hub.may_see`), with the sensitivity it had for its audience."""
+    history = sa.inspect(obj).attrs.sensitivity.history if hasattr(obj, "sensitivity") else None
+    if not history or not history.deleted or history.deleted[0] is None:
+        return None
+    notice = _notice_of(obj, WITHDRAW)
+    if notice is None:
+        return None
+    notice.pop(SUMMARY, None)
+    notice[FORMER_SENSITIVITY] = getattr(history.deleted[0], "value", history.deleted[0])
+    return notice
+
+
 def _after_flush(session: OrmSession, _context: Any) -> None:
     # Still the pre-flush view here: `new` and `dirty` list what this flush wrote.
     queued: list[Notice] = []
@@ -141,6 +159,8 @@ def _after_flush(session: OrmSession, _context: Any) -> None:
     for obj in session.dirty:
         if session.is_modified(obj, include_collections=False) and (n := _notice_of(obj, "update")):
             queued.append(n)
+            if (gone := _withdrawal_of(obj)) is not None:
+                queued.append(gone)
     if queued:
         publish(session, queued)
 
@@ -158,13 +178,16 @@ def _merged(notices: list[Mapping[str, Any]]) -> list[Notice]:
             continue
         # A derived announcement is made once per audience (its sensitivity): keep each.
         audience = notice.get("sensitivity") if topic in DERIVED_TOPICS else None
-        key = (topic, str(record_id), audience)
         action = notice.get("action") or "update"
+        if action == WITHDRAW:  # beside the record's own notice, for another audience
+            audience = WITHDRAW
+        key = (topic, str(record_id), audience)
         current = merged.get(key)
         if current is None:
             merged[key] = {**notice, "id": key[1], "action": action}
         else:
-            action = "create" if "create" in (current["action"], action) else "update"
+            if action != WITHDRAW:
+                action = "create" if "create" in (current["action"], action) else "update"
             if SUMMARY not in notice:  # a later write that brought none: the earlier is stale
                 current.pop(SUMMARY, None)
             current.update(notice, id=key[1], action=action)

@@ -245,6 +245,15 @@
     // An incident notice: its summary goes into the feed, or, if it brought none (a set-based
     // import, a very large notice), the page asks the server for the feed.
     function feedHeard(notice) {
+        if (notice.action === "withdraw") {  // made more secret than this reader may see
+            FEED.heard = FEED.heard.filter(function (h) { return h.row.id !== notice.id; });
+            if (FEED.rows.some(function (r) { return r.id === notice.id; })) {
+                FEED.rows = FEED.rows.filter(function (r) { return r.id !== notice.id; });
+                askFeedSoon();  // the next one down is unknown here
+                drawFeedSoon();
+            }
+            return;
+        }
         var row = notice.summary;
         if (!row) { askFeedSoon(); return; }
         var now = Date.now();
