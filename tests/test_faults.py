@@ -29,7 +29,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from backend.demo.client import Answer
 from bench.common import (
     Server,
     incident,
@@ -76,17 +76,6 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 # --- a device's client ----------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: Any
-
-    @property
-    def replayed(self) -> bool:
-        return self.headers.get("idempotent-replayed") == "true"
 
 
 def call(port: int, token: str, method: str, path: str, body: Any = None, timeout: float = 30):

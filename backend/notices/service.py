@@ -135,17 +135,16 @@ def _notice_of(obj: Any, action: str) -> Notice | None:
     )
 
 
-def _withdrawal_of(obj: Any) -> Notice | None:
+def _withdrawal_of(obj: Any, update: Notice) -> Notice | None:
     """When an update made an incident more secret, a `withdraw` notice for the readers who saw
     it and no longer may: their pages drop it (no detail travels, only its id). The hub sends it
-    only to them (`backend.notices.hub.may_see`), with the sensitivity it had for its audience."""
+    only to them (`backend.notices.hub.may_see`), with the sensitivity it had for its audience.
+    Made from the record's `update` notice, less the feed's summary."""
     history = sa.inspect(obj).attrs.sensitivity.history if hasattr(obj, "sensitivity") else None
     if not history or not history.deleted or history.deleted[0] is None:
         return None
-    notice = _notice_of(obj, WITHDRAW)
-    if notice is None:
-        return None
-    notice.pop(SUMMARY, None)
+    notice: Notice = {k: v for k, v in update.items() if k != SUMMARY}
+    notice["action"] = WITHDRAW
     notice[FORMER_SENSITIVITY] = getattr(history.deleted[0], "value", history.deleted[0])
     return notice
 
@@ -159,7 +158,7 @@ def _after_flush(session: OrmSession, _context: Any) -> None:
     for obj in session.dirty:
         if session.is_modified(obj, include_collections=False) and (n := _notice_of(obj, "update")):
             queued.append(n)
-            if (gone := _withdrawal_of(obj)) is not None:
+            if (gone := _withdrawal_of(obj, n)) is not None:
                 queued.append(gone)
     if queued:
         publish(session, queued)
