@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,25 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def bulk_bind_processor(self, dialect: sa.Dialect) -> Callable[[Any], Any] | None:
+        """What `backend.bulk` converts values with: on SQLite, the very text that
+        `process_bind_param` and SQLAlchemy's DATETIME make together ("YYYY-MM-DD
+        HH:MM:SS.ffffff", naive UTC), in one step at a fraction of their cost (a batch of
+        field records holds a few times per row). None: the usual bind processor."""
+        if dialect.name != "sqlite":
+            return None
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            if value.utcoffset():
+                value = value.astimezone(UTC)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
 
 
 def utcnow() -> datetime:

@@ -4,10 +4,13 @@ same rows inserted by SQLAlchemy Core do, types and all, and fire the tables' tr
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from backend.audit.models import AuditEntry
 from backend.bulk import insert_rows
@@ -106,3 +109,30 @@ def test_json_text_is_stored_as_the_document_it_is(db):
     assert {seq: r["changes"] for seq, r in stored.items()} == {
         i: {"n": i, "title": "près"} for i in range(1, 11)
     }
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(
+        min_value=datetime(1, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=-11)), timezone(timedelta(hours=5, minutes=45))]
+        ),
+    )
+)
+def test_sqlites_quick_time_text_is_the_usual_text(value):
+    """The batch path's time conversion on SQLite (UTCDateTime.bulk_bind_processor) writes the
+    very text SQLAlchemy's own would: times compare as text there, so one differing character
+    would misorder rows."""
+    dialect = sqlite.dialect()
+    column_type = INCIDENT.c.occurred_at.type
+    usual = column_type.dialect_impl(dialect).bind_processor(dialect)
+    assert column_type.bulk_bind_processor(dialect)(value) == usual(value)
+
+
+def test_sqlites_quick_time_conversion_refuses_a_naive_time():
+    quick = INCIDENT.c.occurred_at.type.bulk_bind_processor(sqlite.dialect())
+    assert quick(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        quick(datetime(2026, 11, 1, 10, 0))

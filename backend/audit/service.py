@@ -38,8 +38,19 @@ def set_actor(session: Session, name: str, role: str) -> None:
     session.info["audit_actor"] = (name, role)
 
 
+_PLAIN_BY_TYPE: dict[type, Any] = {
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+    uuid.UUID: str,
+    Decimal: str,
+}
+
+
 def _plain(value: Any) -> Any:
     """A value JSON has no type for, as the trail stores it (the encoder's `default`)."""
+    plain = _PLAIN_BY_TYPE.get(type(value))  # the common types at the cost of one lookup
+    if plain is not None:
+        return plain(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date):

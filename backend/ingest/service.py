@@ -254,16 +254,13 @@ def _insert_rows(session: Session, entries: list[Entry]) -> None:
             links[table].append(row)
     conn = session.connection()
     ordered = sorted(rows, key=lambda t: _ORDER.index(t.__tablename__))  # type: ignore[attr-defined]
+    entries_of_audit = []
     for table in [*ordered, *links]:
-        insert_rows(conn, table.__table__, rows.get(table) or links[table])  # type: ignore[attr-defined]
-    audit.append(
-        session,
-        [
-            ("create", table.__tablename__, _record_id(table, row), row)  # type: ignore[attr-defined]
-            for table in [*ordered, *links]
-            for row in rows.get(table) or links[table]
-        ],
-    )
+        table_rows = rows.get(table) or links[table]
+        insert_rows(conn, table.__table__, table_rows)  # type: ignore[attr-defined]
+        name = table.__tablename__  # type: ignore[attr-defined]
+        entries_of_audit += [("create", name, _record_id(table, row), row) for row in table_rows]
+    audit.append(session, entries_of_audit)
     notices.publish(session, _notices(entries))
 
 
