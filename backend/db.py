@@ -5,7 +5,6 @@ No engine exists at import time: `Database(settings)` makes one, and the app kee
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -84,8 +84,9 @@ class JsonText(str):
 
 
 def dump_json(value: Any) -> str:
-    """How JSON columns serialise their values (the engines' `json_serializer`)."""
-    return value if type(value) is JsonText else json.dumps(value)
+    """How JSON columns serialise their values (the engines' `json_serializer`): compact, by
+    pydantic-core (a few times faster than the json module; a batch stores an answer per record)."""
+    return value if type(value) is JsonText else pydantic_core.to_json(value).decode()
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

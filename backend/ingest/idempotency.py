@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from sqlmodel import Session, select
 from backend.auth.service import Principal
 from backend.bulk import insert_rows
 from backend.config import Settings
-from backend.db import Database, utcnow
+from backend.db import Database, dump_json, utcnow
 from backend.errors import Conflict
 from backend.ingest.models import IdempotencyKey
 
@@ -140,7 +139,7 @@ def reserve(
         "kinds": [c.kind for c in claims],
         "record_ids": list(record_ids),
         "statuses": list(statuses),
-        "responses": [None if b is None else json.dumps(b) for b in bodies],
+        "responses": [None if b is None else dump_json(b) for b in bodies],
         "created_at": now,
         "expires_at": now + timedelta(days=settings.idempotency_retention_days),
     }

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from backend.deps import Reporter, SessionDep, SettingsDep
 from backend.ingest import service
 from backend.ingest.schemas import SyncRequest, SyncResponse
-from backend.schemas import responses
+from backend.schemas import JsonAnswer, responses
 
 router = APIRouter(tags=["sync"])
 
@@ -16,7 +15,7 @@ router = APIRouter(tags=["sync"])
 @router.post("/sync", response_model=SyncResponse, responses=responses(403))
 def sync(
     body: SyncRequest, session: SessionDep, settings: SettingsDep, principal: Reporter
-) -> JSONResponse:
+) -> JsonAnswer:
     """Flush a device's outbox: one answer per item, in order; each item all-or-nothing.
 
     `created`: stored now. `replayed`: stored before (same key or id, same content): `record`
@@ -26,4 +25,4 @@ def sync(
     """
     answer = service.sync(session=session, principal=principal, settings=settings, items=body.items)
     session.commit()  # in this thread, before the answer is sent (see Idempotent._created)
-    return JSONResponse(answer)
+    return JsonAnswer(answer)

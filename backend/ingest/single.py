@@ -7,7 +7,6 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from backend.auth.service import Principal
@@ -15,7 +14,7 @@ from backend.deps import PrincipalDep
 from backend.errors import DomainError
 from backend.ingest.idempotency import KEY_HEADER, REPLAY_HEADER
 from backend.ingest.writer import GroupWriter
-from backend.schemas import ErrorBody
+from backend.schemas import ErrorBody, JsonAnswer
 
 KeyHeader = Annotated[
     str | None,
@@ -39,13 +38,13 @@ class SingleCreate:
 
     async def create(
         self, kind: str, data: BaseModel, subject_id: uuid.UUID | None = None
-    ) -> JSONResponse:
+    ) -> JsonAnswer:
         done = self.writer.submit(self.principal, kind, data, subject_id, self.key)
         entry = await asyncio.wrap_future(done)
         if entry.status == "created":
-            return JSONResponse(entry.body, status_code=201)
+            return JsonAnswer(entry.body, status_code=201)
         if entry.status == "replayed":
-            return JSONResponse(entry.body, status_code=200, headers={REPLAY_HEADER: "true"})
+            return JsonAnswer(entry.body, status_code=200, headers={REPLAY_HEADER: "true"})
         if entry.error is not None:
             raise entry.error
         raise DomainError(f"the record was not stored ({entry.status})")  # pragma: no cover
