@@ -234,7 +234,23 @@ def test_sync_takes_every_kind_a_field_team_sends(client, auth, db, make_party):
     assert result["results"][2]["record"]["party_ids"] == sorted([a["id"], b["id"]])
     assert (count(db, DdrMilestone), count(db, TrackActivity)) == (1, 1)
     assert (count(db, TrackActivityParty), count(db, VerificationEvent)) == (2, 1)
+    # Each answer is the record as its GET shows it (the incident's, as it was when created).
+    records = [r["record"] for r in result["results"]]
+    assert (
+        records[1] == client.get(f"{API}/ddr/milestones/{records[1]['id']}", headers=analyst).json()
+    )
+    assert (
+        records[2]
+        == client.get(f"{API}/track-activities/{records[2]['id']}", headers=analyst).json()
+    )
+    steps = client.get(f"{INCIDENTS}/{records[0]['id']}/verifications", headers=analyst).json()
+    assert [records[3]] == steps["items"]
     stored = client.get(f"{INCIDENTS}/{incident['data']['id']}", headers=analyst).json()
+    moved = {"status", "finding", "attributed_party_id", "updated_at", "verified_at"}
+    assert {k: v for k, v in records[0].items() if k not in moved} == {
+        k: v for k, v in stored.items() if k not in moved
+    }
+    assert list(records[0]) == list(stored)  # the same fields, in the same order
     assert (stored["status"], stored["finding"]) == ("closed", "verified")
     assert stored["attributed_party_id"] == a["id"]
     with db.session(write=False) as session:

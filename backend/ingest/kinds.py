@@ -35,6 +35,7 @@ from backend.incidents.models import Incident, IncidentCreate, IncidentPublic
 from backend.incidents.service import check_times, visible_to
 from backend.ingest.idempotency import Claim
 from backend.parties.models import Party
+from backend.schemas import dict_serializer
 from backend.validation import check_past_date
 from backend.verification.models import VerificationCreate, VerificationEvent, VerificationPublic
 from backend.verification.service import check_step
@@ -94,10 +95,17 @@ class Kind:
         fields = dict(entry.row or {})
         if self.table is TrackActivity:
             fields["party_ids"] = sorted(row["party_id"] for _, row in entry.extra_rows)
+        quick = dict_serializer(self.public)
+        if quick is not None:  # the row's values are of the fields' types: no validation
+            return quick.to_python({name: fields[name] for name in self.public_fields}, mode="json")
         # `model_validate(...).model_dump(mode="json")` by the model's own validator and
         # serialiser, less SQLModel's wrappers around them.
         public = self.public.__pydantic_validator__.validate_python(fields)
         return self.public.__pydantic_serializer__.to_python(public, mode="json")
+
+    @cached_property
+    def public_fields(self) -> tuple[str, ...]:
+        return tuple(self.public.model_fields)
 
 
 def _each(entries: Iterable[Entry], check: Callable[[Entry], None]) -> None:
