@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -371,3 +371,116 @@ def test_measures_read_through_the_month_tier_equal_those_read_by_day(
     assert tiered == by_day
     assert tiered[0][0]["incidents"] == 12
     assert sum(p["violations"]["incidents"] for p in tiered[0][2]["parties"]) > 0
+
+
+delays = st.lists(
+    st.fixed_dictionaries(
+        {
+            "days": st.integers(min_value=0, max_value=130),
+            # Seconds from receipt to finding: negative, under a minute, on bucket bounds, long.
+            "delay_s": st.one_of(
+                st.integers(min_value=-7200, max_value=90 * 86400),
+                st.sampled_from([0, 59, 60, 61, 86400, 86889, 86888, 400 * 86400]),
+            ),
+            "sensitivity": st.sampled_from(SENSITIVITIES),
+            "mine": st.booleans(),
+            "queued": st.booleans(),
+        }
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+def test_bucket_bounds_of_the_migration_are_the_models():
+    """The triggers of 0010 bucket delays by the bounds the queries read (and the recompute)."""
+    import importlib.util
+    from pathlib import Path
+
+    from backend.metrics.models import DELAY_BOUNDS_S
+
+    path = Path(__file__).parents[1] / "migrations/versions/0010_verify_delay_histogram.py"
+    spec = importlib.util.spec_from_file_location("migration_0010", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.BOUNDS == DELAY_BOUNDS_S
+    assert list(DELAY_BOUNDS_S) == sorted(set(DELAY_BOUNDS_S))
+
+
+def test_percentiles_through_the_histogram_equal_the_sorted_ones(
+    client, db, auth, make_party, monkeypatch
+):
+    """The median and 90th percentile of the days to verify read through the delay histogram
+    (migration 0010: the bucket of each rank, then that bucket's delays) are exactly those of
+    sorting every delay of the window, on random delays, windows and readers (an analyst; a
+    viewer, with their own confidential reports), and the histogram equals its recomputation; the
+    queue's oldest, looked for first among the oldest queued of all, are those of sorting the
+    window's queue."""
+    from backend.metrics import queries, service
+
+    party = make_party()["id"]
+    analyst, viewer = auth("analyst"), auth("viewer", "eye")
+    events = VerificationEvent.__table__  # type: ignore[attr-defined]
+    table = Incident.__table__  # type: ignore[attr-defined]
+
+    queued = [  # the 5 oldest queued of all hold 2 of a 45-day window's 3 oldest: the probe
+        {"days": d, "delay_s": 3600 * d, "sensitivity": "public", "mine": False, "queued": True}
+        for d in (100, 90, 45, 44, 40, 35, 30, 20)
+    ]
+
+    @settings(
+        max_examples=20,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(delays, st.integers(min_value=1, max_value=140), st.integers(min_value=0, max_value=20))
+    @example(queued, 45, 0)  # falls short (2 of 3) and the window's queue is sorted
+    @example(queued, 60, 0)  # finds its 3
+    def check(rows: list[dict], days: int, ends_ago: int) -> None:
+        with db.session() as session:
+            session.execute(sa.delete(events))
+            session.execute(sa.delete(table))
+            for r in rows:
+                received = _when(r["days"], 6)
+                incident = {
+                    **incident_body(),
+                    **_columns({**r, "hour": 6, "category": "shelling", "admin1": "Bomi",
+                                "alleged": 0, "target": None, "fatalities": 0}, [party, party]),
+                    "id": uuid.uuid4(), "date_precision": "day", "geo_precision": "exact",
+                    "status": "received" if r["queued"] else "closed", "finding": "verified",
+                    "reported_by": "eye" if r["mine"] else "core",
+                    "received_at": received, "updated_at": received,
+                }  # fmt: skip
+                session.execute(sa.insert(table), [incident])
+                session.execute(
+                    sa.insert(events),
+                    [{"id": uuid.uuid4(), "incident_id": incident["id"],
+                      "occurred_at": received + timedelta(seconds=r["delay_s"]),
+                      "method": "site_visit", "team": "JVT", "status": "closed",
+                      "finding": "verified", "notes": "", "recorded_by": "core",
+                      "created_at": received}],
+                )  # fmt: skip
+        end = _when(ends_ago, 0).date()
+        params = {"date_from": (end - timedelta(days=days - 1)).isoformat(), "date_to": str(end)}
+        answers = {}
+        for limit in (0, 10**9):  # through the histogram (and the queue's probe), then sorting
+            monkeypatch.setattr(queries, "SORTED_DELAYS_UP_TO", limit)
+            monkeypatch.setattr(queries, "SHORT_WINDOW_DAYS", limit)
+            # Few shown and few probed, so that the probe both finds them and falls short.
+            monkeypatch.setattr(service, "QUEUE_SHOWN", 3)
+            monkeypatch.setattr(queries, "QUEUE_PROBE", 5)
+            answers[limit] = []
+            for headers in (analyst, viewer):
+                response = client.get(f"{API}/metrics/verification", params=params, headers=headers)
+                assert response.status_code == 200, response.text
+                body = response.json()
+                answers[limit].append(
+                    (body["verified_count"], body["median_days_to_verify"],
+                     body["p90_days_to_verify"], [q["id"] for q in body["queue_oldest"]])
+                )  # fmt: skip
+        assert answers[0] == answers[10**9]
+        _assert_rollups_match(db)
+
+    check()

@@ -20,7 +20,9 @@ from backend.metrics.scores import (
     Perception,
     ViolationAgg,
     compliance_index,
+    decayed_harm,
     harm_by_day,
+    harm_by_pair_day,
     trust_pair,
 )
 from backend.metrics.window import (
@@ -441,3 +443,50 @@ def test_month_terms_count_each_day_of_the_range_once_reading_few_days(start, le
     expected = {start + timedelta(days=n): 1 for n in range(length + 1)}
     assert {d: n for d, n in counted.items() if n} == expected
     assert day_rows <= 31
+
+
+day_rows = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B", "C"]),  # party
+        st.sampled_from(["A", "B", None]),  # target
+        st.integers(min_value=0, max_value=400),  # days before 2026-06-30
+        st.sampled_from(["armed_clash", "hostile_propaganda", "shelling", "unknown"]),
+        st.integers(min_value=1, max_value=5),
+        st.integers(min_value=0, max_value=30),
+    ),
+    max_size=40,
+)
+
+
+@given(day_rows, st.lists(st.tuples(st.integers(0, 420), st.integers(0, 420)), max_size=6))
+def test_a_series_decays_each_span_as_the_formula_says(rows, spans):
+    """The trust index's one pass (rows summed per pair and day, then every span decayed at once)
+    gives each span's decayed severity points `sum(points x 0.5^(age / half-life))` and its
+    incidents, and the per-pair day sums are `harm_by_day` of the pair's rows."""
+    end = date(2026, 6, 30)
+    plain = [
+        (p, t, (end - timedelta(days=d)).isoformat(), c, n, n * dead, n * min(dead, 20))
+        for p, t, d, c, n, dead in rows
+    ]
+    by_pair = harm_by_pair_day(
+        plain,
+        lambda p, t: None if t is None or p == t else "".join(sorted((p, t))),
+        date.fromisoformat,
+        SETTINGS,
+    )
+    for pair, days in by_pair.items():
+        aggs = [
+            ViolationAgg(uuid.UUID(int=1), None, date.fromisoformat(d), c, n, f, fc)
+            for p, t, d, c, n, f, fc in plain
+            if t is not None and p != t and "".join(sorted((p, t))) == pair
+        ]
+        assert days == harm_by_day(aggs, SETTINGS)
+        windows = [
+            (end - timedelta(days=max(a, b)), end - timedelta(days=min(a, b))) for a, b in spans
+        ]
+        half_life = SETTINGS.trust_half_life_days
+        for (lo, hi), got in zip(windows, decayed_harm(days, windows, half_life), strict=True):
+            inside = [h for h in days if lo <= h.day <= hi]
+            expected = sum(h.points * 0.5 ** ((hi - h.day).days / half_life) for h in inside)
+            assert got.points == pytest.approx(expected, rel=1e-12, abs=1e-12)
+            assert got.incidents == sum(h.incidents for h in inside)

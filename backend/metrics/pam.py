@@ -191,7 +191,12 @@ def due_states(
     once, in order, rather than read again for every point."""
     dated = sorted((c for c in commitments if c.due_on is not None), key=lambda c: c.due_on)  # type: ignore[arg-type, return-value]
     ids = {c.id for c in dated}
-    rows = sorted(r for c_id, rs in history.items() if c_id in ids for r in rs)
+    # In the rows' order (changed_on, created_at), compared as tuples rather than through the
+    # dataclass's generated comparison: each party of a long series sorts its rows.
+    rows = sorted(
+        (r for c_id, rs in history.items() if c_id in ids for r in rs),
+        key=lambda r: (r.changed_on, r.created_at),
+    )
     current = dict.fromkeys(ids, ImplementationLevel.not_initiated)
     complete = ImplementationLevel.complete
     # The tally of the commitments due so far, kept as days pass (not recounted at every point).

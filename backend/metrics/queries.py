@@ -29,23 +29,33 @@ from backend.ddr.models import DdrMilestone, DdrTarget
 from backend.diplomacy.models import TrackActivity, TrackActivityParty
 from backend.incidents.models import Incident
 from backend.incidents.service import visible_to
-from backend.metrics import flows
+from backend.metrics import flows, rollups
 from backend.metrics import window as windows
 from backend.metrics.flows import DdrAchieved, DdrGoal, TrackAgg
 from backend.metrics.models import (
+    DELAY_BOUNDS_S,
     NO_PARTY,
     NO_PLACE,
     QUEUE_WHERE,
     IncidentDayRollup,
     IncidentMonthRollup,
     VerifyDelay,
+    VerifyDelayMonth,
     ViolationDayRollup,
     ViolationMonthRollup,
 )
 from backend.metrics.pam import CommitmentRow, ProgressRow
 from backend.metrics.schemas import PartyRef
 from backend.metrics.scores import Engagement, Perception, ViolationAgg
-from backend.metrics.sql import capped, month_of, selective, unindexed, utc_day, utc_month
+from backend.metrics.sql import (
+    by_value,
+    capped,
+    month_of,
+    selective,
+    unindexed,
+    utc_day,
+    utc_month,
+)
 from backend.metrics.window import Interval, Term, Window
 from backend.parties.models import Party
 from backend.surveys.models import PerceptionSurvey
@@ -57,6 +67,7 @@ V = ViolationDayRollup.__table__.c  # type: ignore[attr-defined]
 RM = IncidentMonthRollup.__table__.c  # type: ignore[attr-defined]
 VM = ViolationMonthRollup.__table__.c  # type: ignore[attr-defined]
 D = VerifyDelay.__table__.c  # type: ignore[attr-defined]
+DM = VerifyDelayMonth.__table__.c  # type: ignore[attr-defined]
 
 
 @functools.lru_cache(maxsize=8192)
@@ -134,18 +145,24 @@ def agreements(session: Session, agreement_id: uuid.UUID | None) -> list[tuple[u
 def commitments(
     session: Session, agreement_id: uuid.UUID | None = None
 ) -> tuple[list[CommitmentRow], list[ProgressRow]]:
-    """Every commitment (of one agreement, if given) with its parties, and their progress rows."""
+    """Every commitment (of one agreement, if given) with its parties, and their progress rows.
+
+    On SQLite ids are read as text and made into UUIDs once each (`_uuid`): a commitment's id
+    appears on its row, its links and its progress (PostgreSQL's driver makes UUIDs itself)."""
+    as_text = _id_text(session)
     stmt = sa.select(
-        col(Commitment.id),
-        col(Commitment.agreement_id),
+        as_text(col(Commitment.id)),
+        as_text(col(Commitment.agreement_id)),
         col(Commitment.category),
         col(Commitment.due_on),
         col(Commitment.title),
         col(Commitment.reference),
     ).order_by(col(Commitment.created_at), col(Commitment.id))
-    links = sa.select(col(CommitmentParty.commitment_id), col(CommitmentParty.party_id))
+    links = sa.select(
+        as_text(col(CommitmentParty.commitment_id)), as_text(col(CommitmentParty.party_id))
+    )
     progress = sa.select(
-        col(CommitmentProgress.commitment_id),
+        as_text(col(CommitmentProgress.commitment_id)),
         col(CommitmentProgress.level),
         col(CommitmentProgress.changed_on),
         col(CommitmentProgress.created_at),
@@ -157,21 +174,21 @@ def commitments(
         progress = progress.where(col(CommitmentProgress.commitment_id).in_(ids))
     party_ids: dict[uuid.UUID, list[uuid.UUID]] = {}
     for c_id, p_id in session.execute(links.order_by(col(CommitmentParty.party_id))):
-        party_ids.setdefault(c_id, []).append(p_id)
+        party_ids.setdefault(_uuid(c_id), []).append(_uuid(p_id))
     rows = [
         CommitmentRow(
-            id=i,
-            agreement_id=a,
+            id=_uuid(i),
+            agreement_id=_uuid(a),
             category=cat,
             due_on=due,
-            party_ids=tuple(party_ids.get(i, ())),
+            party_ids=tuple(party_ids.get(_uuid(i), ())),
             title=title,
             reference=ref,
         )
         for i, a, cat, due, title, ref in session.execute(stmt)
     ]
     history = [
-        ProgressRow(commitment_id=c, level=lv, changed_on=on, created_at=at)
+        ProgressRow(commitment_id=_uuid(c), level=lv, changed_on=on, created_at=at)
         for c, lv, on, at in session.execute(progress)
     ]
     return rows, history
@@ -247,9 +264,20 @@ def violations(
     Read from the `metrics_violation_day` rollup (plus, for a caller who does not see everything,
     its own reports of a sensitivity its role cannot read, from raw rows)."""
     span = (_first_day(start_at), _last_day(end_at))
-    return _violation_rows(
-        session, principal, [span], months=False, region=region, fatality_cap=fatality_cap
+    return _aggs(
+        _violation_rows(
+            session, principal, [span], months=False, region=region, fatality_cap=fatality_cap
+        )
     )
+
+
+def _aggs(rows: Sequence[tuple[Any, ...]]) -> list[ViolationAgg]:
+    return [
+        ViolationAgg(
+            _uuid(p), None if t is None else _uuid(t), _day(d), str(c), int(n), int(f), int(fc)
+        )
+        for p, t, d, c, n, f, fc in rows
+    ]
 
 
 def violation_tiers(
@@ -271,8 +299,10 @@ def violation_tiers(
     def read(spans: list[Span], months: bool) -> list[ViolationAgg]:
         if not spans:
             return []
-        return _violation_rows(
-            session, principal, spans, months=months, region=region, fatality_cap=fatality_cap
+        return _aggs(
+            _violation_rows(
+                session, principal, spans, months=months, region=region, fatality_cap=fatality_cap
+            )
         )
 
     return read(days, False), read(month_spans, True)
@@ -297,13 +327,21 @@ def _violation_rows(
     months: bool,
     region: str | None,
     fatality_cap: int,
-) -> list[ViolationAgg]:
+) -> list[tuple[Any, ...]]:
     """Rows of the day tier (`months` False: spans of days) or of the month tier (spans of
     months' first days), per party, target, day or month, and category; the caller's own hidden
-    reports added from raw rows."""
+    reports added from raw rows. Plain rows, as `violation_sums` describes (`_aggs` makes them
+    ViolationAgg)."""
     table, period = (VM, VM.month) if months else (V, V.day)
     target = sa.func.nullif(table.target_party_id, _NO_PARTY, type_=sa.Uuid())
     on = sa.cast(period, sa.String)
+    grouping: tuple[Any, ...] = (table.attributed_party_id, target, on, table.category)
+    if len(spans) == 1 and _sqlite(session):
+        # One range: grouped in the order of the primary key (day or month first), SQLite groups
+        # as it reads the range, without sorting its rows first (ten years: half the query's
+        # time). Not with several ranges, where that order would make it scan the whole table;
+        # nor on PostgreSQL, which groups by hashing and would walk the key's index instead.
+        grouping = (period, table.attributed_party_id, table.target_party_id, table.category)
     stmt = (
         sa.select(
             # As text, made into UUIDs once per party by `_uuid`: the same object on every row
@@ -312,12 +350,15 @@ def _violation_rows(
             sa.cast(target, sa.String),
             on,
             table.category,
-            sa.func.sum(table.incidents),
-            sa.func.sum(table.incidents * table.fatalities),
-            sa.func.sum(table.incidents * capped(table.fatalities, fatality_cap)),
+            # As integers: PostgreSQL sums bigints into numeric, a Decimal per value in Python.
+            sa.cast(sa.func.sum(table.incidents), sa.BigInteger),
+            sa.cast(sa.func.sum(table.incidents * table.fatalities), sa.BigInteger),
+            sa.cast(
+                sa.func.sum(table.incidents * capped(table.fatalities, fatality_cap)), sa.BigInteger
+            ),
         )
         .where(sa.or_(*(period.between(lo, hi) for lo, hi in spans)))
-        .group_by(table.attributed_party_id, target, on, table.category)
+        .group_by(*grouping)
     )
     if region is not None:
         stmt = stmt.where(_region_is(table.admin1, region))
@@ -326,28 +367,30 @@ def _violation_rows(
     rows = session.execute(stmt).all()
     own = _own_hidden(principal)
     if own is None:  # the common case, and ten years of it are some 13,000 rows: no merging
-        return [
-            ViolationAgg(
-                _uuid(p), None if t is None else _uuid(t), _day(d), c, int(n), int(f), int(fc)
-            )
-            for p, t, d, c, n, f, fc in rows
-        ]
+        return rows  # type: ignore[return-value]
     found: dict[tuple[Any, ...], list[int]] = {}
     for p, t, d, c, n, f, fc in rows:
         found[(_uuid(p), None if t is None else _uuid(t), d, str(c))] = [int(n), int(f), int(fc)]
     _add_own(session, own, found, spans, months=months, region=region, cap=fatality_cap)
-    return [
-        ViolationAgg(
-            party_id=p,
-            target_party_id=t,
-            day=_day(d),
-            category=c,
-            incidents=n,
-            fatalities=f,
-            fatalities_capped=fc,
-        )
-        for (p, t, d, c), (n, f, fc) in found.items()
-    ]
+    return [(p, t, d, c, n, f, fc) for (p, t, d, c), (n, f, fc) in found.items()]
+
+
+def violation_sums(
+    session: Session,
+    principal: Principal,
+    start_at: datetime,
+    end_at: datetime,
+    *,
+    region: str | None,
+    fatality_cap: int,
+) -> list[tuple[Any, ...]]:
+    """`violations`, as plain rows (party, target, day, category, incidents, fatalities,
+    fatalities capped): parties as the database returns them (make them UUIDs with `_uuid`), days
+    as `YYYY-MM-DD` text. For a caller that reads many rows and needs no ViolationAgg per row."""
+    span = (_first_day(start_at), _last_day(end_at))
+    return _violation_rows(
+        session, principal, [span], months=False, region=region, fatality_cap=fatality_cap
+    )
 
 
 def _add_own(
@@ -398,14 +441,38 @@ def _add_own(
             sums[k] += int(v)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _uuid_of(text: str) -> uuid.UUID:
     return uuid.UUID(text)
 
 
 def _uuid(value: Any) -> uuid.UUID:
-    """A party id as read from either database (SQLite: its hex text), each made once."""
+    """An id (of a party, a commitment) as read from either database (SQLite: its hex text),
+    each made once."""
     return value if isinstance(value, uuid.UUID) else _uuid_of(str(value))
+
+
+def _sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def _id_text(session: Session) -> Any:
+    """How to read an id column: as text on SQLite, where SQLAlchemy would make a UUID from its
+    hex at every row (`_uuid` then makes one per distinct id); as it comes on PostgreSQL, whose
+    driver makes the UUID."""
+    if _sqlite(session):
+        return lambda column: sa.cast(column, sa.String)
+    return lambda column: column
+
+
+def party_of(value: Any) -> uuid.UUID:
+    """A party id of a plain row (`violation_sums`) as a UUID, each made once."""
+    return _uuid(value)
+
+
+def day_of(text: str) -> date:
+    """A day of a plain row (`violation_sums`, `YYYY-MM-DD`) as a date, each made once."""
+    return _day(text)
 
 
 def _text(value: Any) -> Any:
@@ -536,7 +603,13 @@ def hotspots(
 # Verification funnel
 
 
-def queue_oldest(session: Session, where: list[Any], limit: int) -> list[tuple[Any, ...]]:
+# How many of the oldest queued incidents of all `queue_oldest` looks at first.
+QUEUE_PROBE = 500
+
+
+def queue_oldest(
+    session: Session, where: list[Any], limit: int, *, long_window: bool = True
+) -> list[tuple[Any, ...]]:
     """The oldest incidents of `where` in the queue (received or in review), by receipt.
 
     The status condition is literal SQL, the very predicate of the partial index
@@ -544,7 +617,8 @@ def queue_oldest(session: Session, where: list[Any], limit: int) -> list[tuple[A
     condition implies the index's, which bound parameters do not show. On PostgreSQL the oldest
     ids are picked first from the index alone (an index-only scan of occurred_at, received_at,
     id), then only those rows are read; SQLite reads the rows as it goes (its row lookups are cheap
-    and it does not plan the two steps better)."""
+    and it does not plan the two steps better). A `long_window` first tries the oldest queued
+    incidents of all (`QUEUE_PROBE`, by `ix_incident_queue_received`, migration 0010)."""
     columns = (
         INCIDENT.id,
         INCIDENT.occurred_at,
@@ -555,11 +629,35 @@ def queue_oldest(session: Session, where: list[Any], limit: int) -> list[tuple[A
     )
     queued = [*where, sa.text(f"incident.{QUEUE_WHERE}")]
     order = (INCIDENT.received_at, INCIDENT.id)
+    incident = Incident.__table__  # type: ignore[attr-defined]
+    # A long window: first the oldest queued incidents of all (by `ix_incident_queue_received`,
+    # migration 0010): if `limit` of them are in the window, they are its oldest (any older one of
+    # the window would be among them), and its queue is not sorted (ten years: 600,000).
+    oldest_all = (
+        sa.select(INCIDENT.id)
+        .where(sa.text(f"incident.{QUEUE_WHERE}"))
+        .order_by(*order)
+        .limit(QUEUE_PROBE)
+        .subquery()
+    )
+    probe = (
+        sa.select(*columns)
+        .join_from(incident, oldest_all, oldest_all.c.id == INCIDENT.id)
+        .where(*where)
+        .order_by(*order)
+        .limit(limit)
+    )
+    if long_window:  # a short window's queue is small: sorted at once
+        rows = [tuple(row) for row in session.execute(probe)]
+        if len(rows) == limit:
+            return rows
+    # The window's whole queue, sorted: by `ix_incident_queue`, not by walking the receipt index
+    # from the oldest receipt of all (which a planner may pick for an ORDER BY ... LIMIT).
+    order = (by_value(INCIDENT.received_at), INCIDENT.id)
     if session.get_bind().dialect.name == "sqlite":
         stmt = sa.select(*columns).where(*queued).order_by(*order).limit(limit)
     else:
         oldest = sa.select(INCIDENT.id).where(*queued).order_by(*order).limit(limit).subquery()
-        incident = Incident.__table__  # type: ignore[attr-defined]
         stmt = (
             sa.select(*columns)
             .join_from(incident, oldest, oldest.c.id == INCIDENT.id)
@@ -589,23 +687,125 @@ def _delay_where(principal: Principal, window: Window) -> list[sa.ColumnElement[
     return clauses
 
 
+# Up to this many delays in a window, percentiles are read by sorting them all (a dashboard's 90
+# days: about 10,000 at a million incidents, some 8 ms); beyond, through the histogram. Windows
+# of up to SHORT_WINDOW_DAYS are sorted without counting first (the count costs 2-3 ms).
+SORTED_DELAYS_UP_TO = 40_000
+SHORT_WINDOW_DAYS = 120
+
+
 def seconds_to_verify(
     session: Session, principal: Principal, window: Window, percents: Sequence[int]
 ) -> tuple[int, list[float]]:
     """How many incidents of the window have a finding, and the exact `percents` percentiles
     (nearest rank, `flows.rank_of`) of their seconds from receipt to first finding.
 
-    Read from the `metrics_verify_delay` rollup (one row per incident with a finding, kept by
-    triggers, migration 0006) in one sorted pass (`row_number() OVER (ORDER BY delay_s)`), from
-    which only the rows at the wanted ranks leave the database. SQLite counts first (from the
-    index alone, cheaper there than a window count); PostgreSQL counts in the same pass, so that
-    it reads the rows once."""
+    Without a region or party filter, the count comes from the histogram of delays per month and
+    bucket (`metrics_verify_delay_month`, migration 0010); a long window then reads each
+    percentile from its bucket alone (`_ranked_in_bucket`). Otherwise, and for windows of up to
+    `SORTED_DELAYS_UP_TO` delays, from `metrics_verify_delay` (one row per incident with a finding,
+    migration 0006) in one sorted pass. Both give the same value: the delay at the rank."""
+    if window.region is None and window.party_id is None and window.days > SHORT_WINDOW_DAYS:
+        histogram = _delay_histogram(session, principal, window)
+        n = sum(histogram.values())
+        if not n:
+            return 0, []
+        if n > SORTED_DELAYS_UP_TO:
+            return n, [
+                _ranked_in_bucket(session, principal, window, histogram, flows.rank_of(n, q) + 1)
+                for q in percents
+            ]
+        return _sorted_ranks(session, principal, window, percents, n)
+    return _sorted_ranks(session, principal, window, percents, None)
+
+
+def _delay_histogram(session: Session, principal: Principal, window: Window) -> dict[int, int]:
+    """{bucket: delays of the window} the caller may read: the window's whole months from
+    `metrics_verify_delay_month`, its other days (added or subtracted, `window.month_terms`)
+    and the caller's own hidden reports from `metrics_verify_delay` rows, bucketed in SQL."""
+    bucket = sa.literal_column(rollups.delay_bucket("metrics_verify_delay.delay_s"), sa.Integer)
+    own = _own_hidden(principal)
+    parts: list[sa.Select[Any]] = []
+    for term in windows.month_terms(window.date_from, window.date_to):
+        if term.months:
+            part = sa.select(DM.bucket.label("b"), (term.sign * DM.incidents).label("n")).where(
+                DM.month >= term.lo, DM.month <= term.hi
+            )
+            if own is not None:
+                part = part.where(DM.sensitivity.in_(_readable(principal)))
+        else:
+            days = Window(term.lo, term.hi)
+            part = sa.select(bucket.label("b"), sa.literal(term.sign).label("n")).where(
+                D.occurred_at >= days.start_at, D.occurred_at < days.end_at
+            )
+            if own is not None:
+                part = part.where(D.sensitivity.in_(_readable(principal)))
+        parts.append(part)
+    if own is not None:
+        mine = sa.select(INCIDENT.id).where(selective(INCIDENT.reported_by == principal.name))
+        parts.append(
+            sa.select(bucket.label("b"), sa.literal(1).label("n")).where(
+                D.incident_id.in_(mine),
+                D.sensitivity.not_in(_readable(principal)),
+                D.occurred_at >= window.start_at,
+                D.occurred_at < window.end_at,
+            )
+        )
+    src = (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    stmt = sa.select(src.c.b, sa.func.sum(src.c.n)).group_by(src.c.b)
+    return {int(b): int(n) for b, n in session.execute(stmt) if n}
+
+
+def _ranked_in_bucket(
+    session: Session,
+    principal: Principal,
+    window: Window,
+    histogram: dict[int, int],
+    rank: int,
+) -> float:
+    """The delay at 1-based `rank` of the window: the bucket that holds the rank (from the
+    histogram), then that bucket's delays in order by the index `(delay_s, occurred_at)`, skipping
+    those of lower rank. Only one bucket's delays are read (a factor 2^(1/4) of delay wide)."""
+    below = 0
+    for b in sorted(histogram):
+        if below + histogram[b] >= rank:
+            break
+        below += histogram[b]
+    bounds = DELAY_BOUNDS_S
+    within = [
+        # `+occurred_at` on SQLite: the delay index, not the window's, drives the read.
+        unindexed(D.occurred_at) >= window.start_at,
+        unindexed(D.occurred_at) < window.end_at,
+    ]
+    if b > 0:
+        within.append(D.delay_s >= bounds[b - 1])
+    if b < len(bounds):
+        within.append(D.delay_s < bounds[b])
+    if not principal.sees_everything:
+        within.append(
+            sa.or_(D.reported_by == principal.name, D.sensitivity.in_(_readable(principal)))
+        )
+    stmt = sa.select(D.delay_s).where(*within).order_by(D.delay_s).offset(rank - below - 1)
+    return float(session.execute(stmt.limit(1)).scalar_one())
+
+
+def _sorted_ranks(
+    session: Session,
+    principal: Principal,
+    window: Window,
+    percents: Sequence[int],
+    n: int | None,
+) -> tuple[int, list[float]]:
+    """The percentiles by one sorted pass over the window's delays
+    (`row_number() OVER (ORDER BY delay_s)`), from which only the rows at the wanted ranks leave
+    the database. SQLite counts first (from the index alone, cheaper there than a window count;
+    unless `n` is known); PostgreSQL counts in the same pass, so that it reads the rows once."""
     where = _delay_where(principal, window)
     rank = sa.func.row_number().over(order_by=D.delay_s)
-    n = 0
     sqlite = session.get_bind().dialect.name == "sqlite"
     if sqlite:
-        n = int(session.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
+        if n is None:
+            n = int(session.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
         if not n:
             return 0, []
         ranked = sa.select(D.delay_s.label("s"), rank.label("rank")).where(*where).subquery()
@@ -728,14 +928,24 @@ def engagements(
     """Each activity of the period with the set of parties in it."""
     t, link = TrackActivity, TrackActivityParty
     stmt = (
-        sa.select(col(t.id), col(t.occurred_on), col(t.track), col(t.outcome), col(link.party_id))
+        # SQLite: ids as text, an activity's id is only a key here and each party's UUID is
+        # made once (`_id_text`).
+        sa.select(
+            _id_text(session)(col(t.id)),
+            col(t.occurred_on),
+            col(t.track),
+            col(t.outcome),
+            _id_text(session)(col(link.party_id)),
+        )
         .join(link, col(link.track_activity_id) == col(t.id))
         .where(col(t.occurred_on) >= date_from, col(t.occurred_on) <= date_to)
     )
-    found: dict[uuid.UUID, tuple[set[uuid.UUID], Engagement]] = {}
+    found: dict[Any, tuple[set[uuid.UUID], Engagement]] = {}
     for a_id, day, track, outcome, party in session.execute(stmt):
-        entry = found.setdefault(a_id, (set(), Engagement(day, track.value, TrackOutcome(outcome))))
-        entry[0].add(party)
+        entry = found.get(a_id)
+        if entry is None:
+            entry = found[a_id] = (set(), Engagement(day, track.value, TrackOutcome(outcome)))
+        entry[0].add(_uuid(party))
     return [(frozenset(ps), e) for ps, e in found.values()]
 
 

@@ -2,7 +2,8 @@
 
 Day to day the rollups are kept by triggers on `incident` (migration 0005 for the day tier, 0009
 for the month tier) and, for the delays to verify, on `verification_event` and `incident`
-(migration 0006), in the transaction that writes.
+(migration 0006), and their histogram per month on `metrics_verify_delay` itself (migration
+0010), in the transaction that writes.
 `rebuild` recomputes them from scratch (`peacewatch metrics rebuild`); `recompute` gives what
 they should hold, for tests and checks.
 """
@@ -15,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from backend.metrics.models import INCIDENT_DIMENSIONS, VIOLATION_DIMENSIONS
+from backend.metrics.models import DELAY_BOUNDS_S, INCIDENT_DIMENSIONS, VIOLATION_DIMENSIONS
+from backend.metrics.sql import bucket_case
 
 INCIDENT_KEYS = ["day", *INCIDENT_DIMENSIONS]
 VIOLATION_KEYS = ["day", *VIOLATION_DIMENSIONS, "fatalities"]
@@ -41,7 +43,9 @@ TABLES = (
     "metrics_incident_month",
     "metrics_violation_month",
     "metrics_verify_delay",
+    "metrics_verify_delay_month",  # after the delays it counts (rebuild order)
 )
+DELAY_MONTH_KEYS = ["month", "sensitivity", "bucket"]
 _KEYS = {
     "metrics_incident_day": INCIDENT_KEYS,
     "metrics_violation_day": VIOLATION_KEYS,
@@ -105,13 +109,36 @@ def raw_selects(dialect: str, where: str = "1 = 1") -> dict[str, str]:
             f"SELECT {cols}, {measures} FROM incident AS x WHERE {cond} GROUP BY {group}"  # noqa: S608 - fixed text
         )
     selects["metrics_verify_delay"] = _delays(dialect, where)
+    selects["metrics_verify_delay_month"] = _delay_months(dialect, selects["metrics_verify_delay"])
     return selects
+
+
+def delay_bucket(value: str) -> str:
+    """SQL text: the `metrics_verify_delay_month` bucket of the delay `value` (migration 0010)."""
+    return f"({bucket_case(value, DELAY_BOUNDS_S)})"
+
+
+def _delay_months(dialect: str, delays: str) -> str:
+    """The histogram of the delay rows `delays` (their `raw_selects` query) per month,
+    sensitivity and bucket."""
+    month = (
+        "(substr(d.occurred_at, 1, 7) || '-01')"
+        if dialect == "sqlite"
+        else "CAST(date_trunc('month', d.occurred_at AT TIME ZONE 'UTC') AS date)"
+    )
+    return (
+        f"WITH d ({columns('metrics_verify_delay')}) AS ({delays}) "  # noqa: S608 - fixed text
+        f"SELECT {month}, d.sensitivity, {delay_bucket('d.delay_s')}, count(*) "
+        f"FROM d GROUP BY 1, 2, 3"
+    )
 
 
 def columns(table: str) -> str:
     """The columns of rollup `table`, in the order of its `raw_selects` query."""
     if table == "metrics_verify_delay":
         return ", ".join(["incident_id", "first_found_at", "delay_s", *VERIFY_DIMS])
+    if table == "metrics_verify_delay_month":
+        return ", ".join([*DELAY_MONTH_KEYS, "incidents"])
     measures = (
         ["incidents", "fatalities"] if table.startswith("metrics_incident") else ["incidents"]
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import uuid
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from backend.config import Settings
 from backend.metrics import window as windows
@@ -127,8 +128,84 @@ class TieredHarm:
 
 def severity(row: ViolationAgg, settings: Settings) -> float:
     """Category weight per incident, plus the fatality weight per death (each incident capped)."""
-    weight = settings.metrics_category_severity.get(row.category, 1.0)
-    return row.incidents * weight + settings.metrics_fatality_weight * row.fatalities_capped
+    return severity_of(row.category, row.incidents, row.fatalities_capped, settings)
+
+
+def severity_of(category: str, incidents: int, fatalities_capped: int, settings: Settings) -> float:
+    """`severity` of a group of `incidents` of one category with `fatalities_capped` deaths."""
+    weight = settings.metrics_category_severity.get(category, 1.0)
+    return incidents * weight + settings.metrics_fatality_weight * fatalities_capped
+
+
+def harm_by_pair_day(
+    rows: Iterable[Sequence[Any]],
+    key_of: Callable[[Any, Any], Hashable | None],
+    day_of: Callable[[Any], date],
+    settings: Settings,
+) -> dict[Any, list[DayHarm]]:
+    """Plain violation rows (party, target, day, category, incidents, fatalities, fatalities
+    capped: `queries.violation_sums`) summed per `key_of(party, target)` (None: left out) and
+    `day_of(day)`: `harm_by_day` of each key's rows (the same sums, in the same order), without a
+    ViolationAgg per row (ten years of trust evidence are some 13,000 rows). Both functions are
+    called once per distinct value."""
+    keys: dict[tuple[Any, Any], Hashable | None] = {}
+    days: dict[Any, date] = {}
+    sums: dict[tuple[Hashable, date], list[float]] = {}
+    missing = object()
+    for p, t, d, category, n, dead, dead_capped in rows:
+        key = keys.get((p, t), missing)
+        if key is missing:
+            key = keys[(p, t)] = key_of(p, t)
+        if key is None:
+            continue
+        day = days.get(d)
+        if day is None:
+            day = days[d] = day_of(d)
+        acc = sums.get((key, day))
+        if acc is None:
+            acc = sums[(key, day)] = [0, 0, 0.0]
+        n = int(n)
+        acc[0] += n
+        acc[1] += int(dead)
+        acc[2] += severity_of(category, n, int(dead_capped), settings)
+    out: dict[Any, list[DayHarm]] = {}
+    for (key, day), a in sorted(sums.items(), key=lambda item: item[0][1]):
+        out.setdefault(key, []).append(DayHarm(day, int(a[0]), int(a[1]), a[2]))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class DecayedHarm:
+    """Harm over a span of days, each day's severity points weighed by its decay at the span's
+    end (`points`); `incidents` counted without decay."""
+
+    points: float
+    incidents: float
+
+
+def decayed_harm(
+    harm: Sequence[DayHarm], spans: Sequence[tuple[date, date]], half_life_days: float
+) -> list[DecayedHarm]:
+    """For each span (first day, last day): the harm of its days (`harm`: ascending days), each
+    weighed `decay(last day - day)`. The one place the trust index decays violations: a series of
+    many points reads the days once (sorted) and each span by bisection."""
+    if not harm or not spans:
+        return [DecayedHarm(0.0, 0.0) for _ in spans]
+    ordinals = [h.day.toordinal() for h in harm]
+    points = [h.points for h in harm]
+    incidents = [h.incidents for h in harm]
+    last_days = [end.toordinal() for _, end in spans]
+    # The weight of each age, from `decay`: one list lookup per day and span.
+    weight = _decay_table(half_life_days, max(max(last_days) - ordinals[0], 0).bit_length())
+    out = []
+    for (start, _), last in zip(spans, last_days, strict=True):
+        lo, hi = bisect_left(ordinals, start.toordinal()), bisect_right(ordinals, last)
+        # Left to right from 0, as trust_pair summed them: the same floats.
+        total = 0.0
+        for k in range(lo, hi):
+            total += weight[last - ordinals[k]] * points[k]
+        out.append(DecayedHarm(total, float(sum(incidents[lo:hi]))))
+    return out
 
 
 @functools.lru_cache(maxsize=16384)
@@ -136,6 +213,12 @@ def decay(age_days: int, half_life_days: float) -> float:
     """The weight of evidence `age_days` old. Cached: a long trust series asks for the same
     ages over and over (ten years: some 35,000 calls for 3,650 distinct ages)."""
     return 0.5 ** (max(age_days, 0) / half_life_days)
+
+
+@functools.lru_cache(maxsize=8)
+def _decay_table(half_life_days: float, bits: int) -> tuple[float, ...]:
+    """`decay` of every age below 2^bits days (a size rounded up, so that it is cached)."""
+    return tuple(decay(age, half_life_days) for age in range(1 << bits))
 
 
 def halving(points: float, half_point: float) -> float:
@@ -219,7 +302,7 @@ def trust_pair(
     *,
     as_of: date,
     date_from: date,
-    harm: Iterable[DayHarm],
+    harm: Iterable[DayHarm] | DecayedHarm,
     engagements: Iterable[Engagement],
     commitment_scores: Sequence[float | None],
     perceptions: Iterable[Perception] = (),
@@ -228,7 +311,8 @@ def trust_pair(
 ) -> tuple[float, list[Component]]:
     """Trust between two parties on `as_of`, from the evidence dated `date_from`..`as_of`.
 
-    `harm`: verified violations attributed to one of the two against the other, per day.
+    `harm`: verified violations attributed to one of the two against the other, per day, or
+    already decayed over `date_from`..`as_of` (`decayed_harm`, which a series computes at once).
     `commitment_scores`: each party's commitment score (None: nothing of theirs due).
     Dated evidence counts less the older it is: half as much every `trust_half_life_days`.
     """
@@ -237,12 +321,10 @@ def trust_pair(
     def dated(day: date) -> float | None:
         return decay((as_of - day).days, half_life) if date_from <= day <= as_of else None
 
-    points = incidents = 0.0
-    for h in harm:
-        w = dated(h.day)
-        if w is not None:
-            points += w * h.points
-            incidents += h.incidents
+    if not isinstance(harm, DecayedHarm):
+        days = sorted(harm, key=lambda h: h.day)
+        harm = decayed_harm(days, [(date_from, as_of)], half_life)[0]
+    points, incidents = harm.points, harm.incidents
     violation_score = halving(points, settings.trust_violation_half_point)
 
     weight_sum = value_sum = 0.0

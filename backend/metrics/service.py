@@ -39,13 +39,17 @@ from backend.metrics.schemas import (
     ViolationCounts,
 )
 from backend.metrics.scores import (
+    DayHarm,
+    DecayedHarm,
     Engagement,
     HarmIndex,
     Perception,
     TieredHarm,
     ViolationAgg,
     compliance_index,
+    decayed_harm,
     harm_by_day,
+    harm_by_pair_day,
     trust_pair,
 )
 from backend.metrics.window import (
@@ -162,7 +166,8 @@ def _compliance_at(
 ) -> tuple[float, list[Component]]:
     return compliance_index(
         commitment_score=state.score,
-        commitment_counts=_counts_dict(state),
+        # Counts only for an explained value (a series point needs its value alone).
+        commitment_counts=_counts_dict(state) if explain else {},
         harm=[harm.total(start, end)],
         days=(end - start).days + 1,
         settings=settings,
@@ -271,6 +276,29 @@ def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
     return (a, b) if a < b else (b, a)
 
 
+def _pair_harm(
+    rows: Sequence[tuple[Any, ...]], ids: set[uuid.UUID], settings: Settings
+) -> dict[tuple[uuid.UUID, uuid.UUID], list[DayHarm]]:
+    """The violation rows (`queries.violation_sums`) of one party against another of `ids`,
+    summed per pair and day. Each pair of ids as read is made into UUIDs once, and rows are keyed
+    by a number per pair meanwhile (a tuple of UUIDs hashes in Python at every row)."""
+    pairs: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+    def number(p: Any, t: Any) -> int | None:
+        if t is None:
+            return None
+        a, b = queries.party_of(p), queries.party_of(t)
+        if a not in ids or b not in ids or a == b:
+            return None
+        pair = _pair(a, b)
+        if pair not in pairs:
+            pairs.append(pair)
+        return pairs.index(pair)
+
+    by_number = harm_by_pair_day(rows, number, queries.day_of, settings)
+    return {pairs[k]: days for k, days in by_number.items()}
+
+
 def trust(
     *, session: Session, principal: Principal, settings: Settings, filters: TrustFilters
 ) -> TrustReport:
@@ -289,7 +317,7 @@ def trust(
             [*members, *queries.parties(session, [window.party_id])], key=lambda p: p.code
         )
     ids = {p.id for p in members}
-    rows = queries.violations(
+    rows = queries.violation_sums(
         session,
         principal,
         Window(earliest, window.date_to).start_at,
@@ -297,16 +325,22 @@ def trust(
         region=window.region,
         fatality_cap=settings.metrics_fatality_cap,
     )
-    between: dict[tuple[uuid.UUID, uuid.UUID], list[ViolationAgg]] = defaultdict(list)
-    for r in rows:
-        if r.target_party_id in ids and r.party_id in ids and r.party_id != r.target_party_id:
-            between[_pair(r.party_id, r.target_party_id)].append(r)  # type: ignore[arg-type]
-    harm = {pair: HarmIndex(harm_by_day(rs, settings)) for pair, rs in between.items()}
-    no_harm = HarmIndex([])
+    shift = timedelta(days=filters.compare_days)
+    # Every span a value is read over: the window, the same `compare_days` earlier, and the
+    # trailing span of each series point; each pair's days are decayed once for all of them.
+    spans = [
+        (window.date_from, window.date_to),
+        (window.date_from - shift, window.date_to - shift),
+        *((p - timedelta(days=span - 1), p) for p in points),
+    ]
+    decayed = {
+        pair: decayed_harm(days, spans, settings.trust_half_life_days)
+        for pair, days in _pair_harm(rows, ids, settings).items()
+    }
+    no_harm = [DecayedHarm(0.0, 0.0)] * len(spans)
     activities = queries.engagements(session, earliest, window.date_to)
     commitments, progress = queries.commitments(session)
     history = pam.histories(progress)
-    shift = timedelta(days=filters.compare_days)
     days = sorted({window.date_to, window.date_to - shift, *points})
     scores: dict[tuple[uuid.UUID, date], float | None] = {}
     for party in members:
@@ -324,21 +358,31 @@ def trust(
 
     talk_days = {pair: [e.day for e in acts] for pair, acts in talks.items()}
 
-    def measure(
-        pair: tuple[uuid.UUID, uuid.UUID], start: date, end: date, explain: bool = True
-    ) -> tuple[float, list[Component]]:
+    def measurer(
+        pair: tuple[uuid.UUID, uuid.UUID],
+    ) -> Callable[..., tuple[float, list[Component]]]:
+        """The pair's trust over `spans[at]`, its evidence looked up once per pair (a pair of
+        UUIDs hashes in Python, and a series asks for it at every point)."""
         acts = talks.get(pair, [])
         days = talk_days.get(pair, [])
-        return trust_pair(
-            as_of=end,
-            date_from=start,
-            harm=harm.get(pair, no_harm).between(start, end),
-            engagements=acts[bisect_left(days, start) : bisect_right(days, end)],
-            commitment_scores=[scores[(pair[0], end)], scores[(pair[1], end)]],
-            perceptions=surveys.get(pair, ()),
-            settings=settings,
-            explain=explain,
-        )
+        harm = decayed.get(pair, no_harm)
+        heard = surveys.get(pair, ())
+        a, b = pair
+
+        def measure(at: int, explain: bool = True) -> tuple[float, list[Component]]:
+            start, end = spans[at]
+            return trust_pair(
+                as_of=end,
+                date_from=start,
+                harm=harm[at],
+                engagements=acts[bisect_left(days, start) : bisect_right(days, end)],
+                commitment_scores=[scores[(a, end)], scores[(b, end)]],
+                perceptions=heard,
+                settings=settings,
+                explain=explain,
+            )
+
+        return measure
 
     ordered = sorted(members, key=lambda p: p.code)
     pairs = [
@@ -349,8 +393,9 @@ def trust(
     ]
     found: list[PairTrust] = []
     for pair in pairs:
-        value, components = measure(pair, window.date_from, window.date_to)
-        before, earlier = measure(pair, window.date_from - shift, window.date_to - shift)
+        measure = measurer(pair)
+        value, components = measure(0)
+        before, earlier = measure(1)
         found.append(
             PairTrust(
                 party_a_id=pair[0],
@@ -364,11 +409,8 @@ def trust(
                     for now, then in zip(components, earlier, strict=True)
                 },
                 series=[
-                    ValuePoint(
-                        on=p,
-                        value=measure(pair, p - timedelta(days=span - 1), p, explain=False)[0],
-                    )
-                    for p in points
+                    ValuePoint(on=p, value=measure(2 + i, explain=False)[0])
+                    for i, p in enumerate(points)
                 ],
             )
         )
@@ -445,7 +487,7 @@ def verification(
             age_days=(now - received).total_seconds() / 86400,
         )
         for i, occurred, category, admin1, status, received in queries.queue_oldest(
-            session, where, QUEUE_SHOWN
+            session, where, QUEUE_SHOWN, long_window=window.days > queries.SHORT_WINDOW_DAYS
         )
     ]
     n, seconds = queries.seconds_to_verify(session, principal, window, (50, 90))
