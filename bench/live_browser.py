@@ -7,8 +7,12 @@ visible in headless Chromium pages of the Overview, with 1 and with 20 sessions 
 Each session is a Chromium of its own (one browser keeps at most 6 connections to a host, and
 each page holds one open for its stream), signed in on the Overview. A MutationObserver in each
 page stamps the moment each incident first shows in the live feed (`performance.timeOrigin +
-now()`, the same clock as the poster's `time.time()`). Incidents are posted at a steady rate
-over keep-alive connections while every page is open.
+now()`, the same clock as the poster's `time.time()`). Incidents are posted at a steady rate while
+every page is open, from raw asyncio over 8 keep-alive HTTP/1.1 connections (one request in flight
+on each; every request serialised before the run): one per POST /api/v1/incidents, or with
+`--batch N`, N per POST /api/v1/sync in the loaded run, as a field team's device syncs what it
+gathered (each still a stored incident with its own notice; its latency runs from the answer
+of the sync that carried it).
 
 The feed shows the latest 12. At 200 events/s a page redraws a few times a second, so most
 events are already superseded by newer ones when the page draws: an event counts as on the
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -50,6 +55,7 @@ from bench.common import (
     raw_request,
     run_cli,
     server_env,
+    sync_body,
 )
 from bench.live import cpu_seconds, say
 
@@ -148,36 +154,67 @@ class Run:
         return percentile(sorted(self.latencies), q)
 
 
-async def post_load(target: Target, port: int, rate: float, seconds: float) -> list[tuple]:
-    """Post incidents at `rate`; returns (id, response time.time()) in the order answered."""
-    conns = [await RawConnection.open(port) for _ in range(8)]
+def requests_of(target: Target, port: int, events: int, batch: int) -> list[tuple[bytes, list]]:
+    """Every request of a run, serialised before it starts (so the poster spends its time
+    sending): one incident per POST to the target's path, or with `batch` > 1 (the dashboard
+    only), `batch` incidents per POST /api/v1/sync, as a field team's device sends what it
+    gathered. Each with the ids of its incidents."""
+    requests = []
+    for first in range(0, events, batch):
+        bodies = [incident(i) for i in range(first, min(events, first + batch))]
+        for body in bodies:
+            body["id"] = str(uuid.uuid4())
+        if batch == 1:
+            path, payload = target.post_path, dumps(bodies[0])
+        else:
+            path, payload = f"{API}/sync", dumps(sync_body(bodies))
+        requests.append((raw_request("POST", path, payload, target.token, port), bodies))
+    return requests
+
+
+def created(status: int, body: bytes, sent: list[dict]) -> list[str]:
+    """The ids a response says were stored: a single POST's 201, or each item of a sync's
+    answer that was `created` (a stored incident, which publishes its own notice)."""
+    if len(sent) == 1 and status == 201:
+        return [sent[0]["id"]]
+    if status != 200 or not body.startswith(b"{"):
+        return []
+    results = json.loads(body).get("results", [])
+    return [r["id"] for r in results if r.get("status") == "created" and r.get("id")]
+
+
+async def post_load(
+    target: Target, port: int, rate: float, seconds: float, batch: int = 1, connections: int = 8
+) -> list[tuple]:
+    """Post incidents at `rate` events/s over `connections` keep-alive connections (one request
+    in flight on each; a request waits for a free one), `batch` incidents per request; returns
+    (id, response time.time()) in the order answered."""
+    requests = requests_of(target, port, int(rate * seconds), batch)
+    conns = [await RawConnection.open(port) for _ in range(connections)]
     free: asyncio.Queue[RawConnection] = asyncio.Queue()
     for c in conns:
         free.put_nowait(c)
     answered: list[tuple[str, float]] = []
 
-    async def post_one(i: int) -> None:
+    async def post_one(request: bytes, sent: list[dict]) -> None:
         conn = await free.get()
-        body = incident(i)
-        body["id"] = str(uuid.uuid4())
-        request = raw_request("POST", target.post_path, dumps(body), target.token, port)
         try:
-            status, _, _ = await conn.send(request)
+            status, _, body = await conn.send(request)
         except (asyncio.IncompleteReadError, ConnectionError):
             await conn.close()
             conn = await RawConnection.open(port)
             conns.append(conn)
-            status, _, _ = await conn.send(request)
-        if status == 201:
-            answered.append((body["id"], time.time()))
+            status, _, body = await conn.send(request)
+        at = time.time()
+        answered.extend((event_id, at) for event_id in created(status, body, sent))
         free.put_nowait(conn)
 
     t0 = time.perf_counter()
     tasks = []
-    for i in range(int(rate * seconds)):
-        if (delay := t0 + i / rate - time.perf_counter()) > 0:
+    for n, (request, sent) in enumerate(requests):
+        if (delay := t0 + n * batch / rate - time.perf_counter()) > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(post_one(i)))
+        tasks.append(asyncio.create_task(post_one(request, sent)))
     await asyncio.gather(*tasks)
     for c in conns:
         await c.close()
@@ -224,13 +261,15 @@ def settle(pids: list[int], quiet: float = 0.25, most_s: float = 30) -> None:
     say(f"  (pages still busy after {most_s:g} s; measuring anyway)")
 
 
-def measure(drivers: list[Any], target: Target, port: int, rate: float, seconds: float) -> Run:
+def measure(
+    drivers: list[Any], target: Target, port: int, rate: float, seconds: float, batch: int = 1
+) -> Run:
     with ThreadPoolExecutor(len(drivers)) as pool:
         list(pool.map(lambda d: open_page(d, target), drivers))
     pids = browser_pids(drivers)
     settle(pids)
     cpu0, t0, browsers0 = cpu_seconds(target.pid), time.perf_counter(), browsers_cpu(pids)
-    answered = asyncio.run(post_load(target, port, rate, seconds))
+    answered = asyncio.run(post_load(target, port, rate, seconds, batch))
     cpu = cpu_seconds(target.pid) - cpu0
     browsers = browsers_cpu(pids) - browsers0
     elapsed = time.perf_counter() - t0
@@ -325,8 +364,17 @@ def run(args: argparse.Namespace) -> int:
             measure(drivers[:1], dash, real.port, 2, 3)  # warm-up: imports, caches, compression
             for sessions, rate in args.scenarios:
                 for target, port in ((bare, echo.port), (dash, real.port)):
-                    say(f"  {target.label}: {sessions} session(s), {rate:g}/s, {args.seconds:g} s")
-                    runs.append(measure(drivers[:sessions], target, port, rate, args.seconds))
+                    # Batched for the loaded run of the dashboard only: the bare page's echo
+                    # server takes one event per POST.
+                    batch = args.batch if target is dash and sessions > 1 else 1
+                    how = f"/sync of {batch}" if batch > 1 else "one per POST"
+                    say(f"  {target.label}: {sessions} session(s), {rate:g}/s ({how}), "
+                        f"{args.seconds:g} s")  # fmt: skip
+                    runs.append(
+                        measure(drivers[:sessions], target, port, rate, args.seconds, batch)
+                    )
+                    if batch > 1:
+                        runs[-1].label += f", /sync of {batch}"
                     if runs[-1].lost and target is dash:
                         say(f"  ! events lost; the server's log ends:\n{real.log_tail(15)}")
         finally:
@@ -340,7 +388,7 @@ def run(args: argparse.Namespace) -> int:
             echo.stop()
     say("")
     say(f"  load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    say("| run | sessions | posts/s | events | shown themselves | lost | p50 ms | p95 ms | "
+    say("| run | sessions | events/s | events | shown themselves | lost | p50 ms | p95 ms | "
         "p99 ms | ends on the newest 12 | server CPU | browsers' CPU |")  # fmt: skip
     say("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in runs:
@@ -450,6 +498,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=20, help="sessions of the loaded run")
     parser.add_argument("--rate", type=float, default=200, help="events/s of the loaded run")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server to use, not SQLite")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="N",
+        help="in the loaded run, post the dashboard's incidents N per POST /api/v1/sync (as a "
+        "field team's device syncs), not one per POST /api/v1/incidents; each still a stored "
+        "incident with its own notice",
+    )
     parser.add_argument(
         "--nice-browsers",
         action="store_true",

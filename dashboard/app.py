@@ -4,6 +4,9 @@ that refuses signed-out requests, and the sign-in and sign-out routes."""
 from __future__ import annotations
 
 import importlib
+import json
+import re
+import threading
 from pathlib import Path
 
 import dash
@@ -13,7 +16,7 @@ from dash import ClientsideFunction, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from backend.errors import RateLimited, Unauthenticated
-from dashboard import context, exports, filters, shared, static
+from dashboard import context, exports, figures, filters, prefetch, shared, static
 from dashboard.auth import COOKIE, SIGNIN_PATH, SIGNOUT_PATH, Sessions, safe_next, signin_page
 from dashboard.auth import signin_url as _signin_url
 from dashboard.components import today
@@ -34,6 +37,29 @@ PAGES = ("overview", "ceasefire", "verification", "agreements", "ddr", "diplomac
 PARTIAL_PLOTLY = r"plotly-peacewatch\.min\.js"
 # Paths served to anyone: static files (no data in them) and the sign-in itself.
 _OPEN = ("/assets/", "/_dash-component-suites/", "/_favicon.ico", SIGNIN_PATH)
+# First thing in the page's head, before any script is fetched: open the live stream, naming the
+# page's address and an id of its own, so the server starts the Overview's reads while the
+# browser is still fetching and starting Dash (dashboard/prefetch.py); notices that come before
+# assets/live.js takes the stream over are kept for it.
+EARLY_STREAM_JS = """(function () {
+  if (!window.EventSource) { return; }
+  var bytes = new Uint32Array(4);
+  (window.crypto || window.msCrypto).getRandomValues(bytes);
+  var id = Array.prototype.map.call(bytes, function (n) { return n.toString(36); }).join("");
+  var early = window.peacewatchEarly = { id: id, notices: [] };
+  early.keep = function (event) { early.notices.push(event); };
+  early.source = new EventSource("/dashboard/stream?id=" + id + "&page=" +
+    encodeURIComponent(location.pathname) + "&view=" + encodeURIComponent(location.search));
+  early.source.addEventListener("notice", early.keep);
+  early.source.onerror = function () { early.dropped = true; };
+})();"""
+# Component libraries whose script the page fetches only once a callback's answer holds one of
+# their components (assets/live.js), not on every page: AG Grid's main script (284 KB of a
+# first load's 0.96 MB) serves only the Ceasefire, Verification and Agreements pages.
+LAZY_LIBRARIES = ("dash_ag_grid",)
+# dcc.Graph and dcc.Dropdown load these chunks once Dash renders the first of them; fetched from
+# the start instead, they are there when the page needs them (one round trip fewer).
+PRELOADED = ("dash/dcc/async-graph.js", "dash/dcc/async-dropdown.js")
 
 
 def create_dash(sessions: Sessions) -> dash.Dash:
@@ -57,6 +83,8 @@ def create_dash(sessions: Sessions) -> dash.Dash:
     server.config[context.SESSIONS_KEY] = sessions
     server.config[context.COMPRESSOR_KEY] = static.install(server)
     server.config[context.SHARED_KEY] = shared.SharedReads()
+    app.index_string = _index_string(app)
+    _load_lazily(app, LAZY_LIBRARIES)
     server.before_request(_guard)
     server.add_url_rule(SIGNIN_PATH, "signin", _signin, methods=["GET", "POST"])
     server.add_url_rule(SIGNOUT_PATH, "signout", _signout, methods=["GET", "POST"])
@@ -72,7 +100,48 @@ def create_dash(sessions: Sessions) -> dash.Dash:
             layout=page.layout,
         )
         page.register(app)
+    from dashboard.pages import overview
+
+    server.config[context.PREFETCH_KEY] = prefetch.Prefetches(server, overview.PREFETCHED)
+    threading.Thread(target=figures.warm_up, name="dash-warm-up", daemon=True).start()
     return app
+
+
+def _index_string(app: dash.Dash) -> str:
+    """Dash's page with the early stream and the preloaded chunks in its head."""
+    prefix = app.config.requests_pathname_prefix
+    links = "".join(
+        f'<link rel="preload" as="script" href="{prefix}_dash-component-suites/{path}">'
+        for path in PRELOADED
+    )
+    return app.index_string.replace(
+        "</head>", f"{links}<script>{EARLY_STREAM_JS}</script>\n    </head>", 1
+    )
+
+
+def _load_lazily(app: dash.Dash, namespaces: tuple[str, ...]) -> None:
+    """Leave the main script of each library of `namespaces` out of the page, naming its address
+    in `window.peacewatchLazy` instead, for assets/live.js to load when a page needs it. (Dash
+    puts every library it knows in every page; the layouts that hold its components come from
+    the pages router's callback, never in `_dash-layout`.)"""
+    interpolate = app.interpolate_index
+
+    def interpolate_index(**parts: str) -> str:
+        lazy: dict[str, str] = {}
+        for namespace in namespaces:
+            tag = re.compile(
+                rf'<script src="([^"]*/_dash-component-suites/{namespace}/[^"]*\.js)"></script>\n?'
+            )
+            if found := tag.search(parts["scripts"]):
+                lazy[namespace] = found.group(1)
+                parts["scripts"] = tag.sub("", parts["scripts"])
+        if lazy:
+            parts["scripts"] = (
+                f"<script>window.peacewatchLazy = {json.dumps(lazy)};</script>\n" + parts["scripts"]
+            )
+        return interpolate(**parts)
+
+    app.interpolate_index = interpolate_index  # type: ignore[method-assign]
 
 
 def _guard() -> flask.Response | None:

@@ -15,11 +15,13 @@ from sqlmodel import Session
 from backend.auth.service import Principal
 from backend.config import Settings
 from dashboard.auth import Sessions
+from dashboard.prefetch import Prefetches
 from dashboard.shared import SharedReads
 
 SESSIONS_KEY = "PEACEWATCH_SESSIONS"
 COMPRESSOR_KEY = "PEACEWATCH_STATIC_COMPRESSOR"
 SHARED_KEY = "PEACEWATCH_SHARED_READS"
+PREFETCH_KEY = "PEACEWATCH_PREFETCHES"
 
 
 def sessions() -> Sessions:
@@ -32,6 +34,10 @@ def principal() -> Principal:
 
 def shared() -> SharedReads:
     return flask.current_app.config[SHARED_KEY]
+
+
+def prefetches() -> Prefetches:
+    return flask.current_app.config[PREFETCH_KEY]
 
 
 def settings() -> Settings:

@@ -42,13 +42,22 @@ def parties(session: Session) -> list[PartyLabel]:
 
 
 def regions(session: Session, principal: Principal) -> list[str]:
-    stmt = (
-        select(Incident.admin1)
-        .where(visible_to(principal), col(Incident.admin1).is_not(None))
-        .distinct()
-        .order_by(col(Incident.admin1))
-    )
-    return [r for r in session.exec(stmt) if r]
+    """The regions of the incidents this reader may see, in order. Read as a walk along the
+    index on `admin1`, one step per region (the next region after the last one found), since a
+    DISTINCT reads the whole index: a quarter of a second at 1M incidents, on every visit."""
+    admin1 = col(Incident.admin1)
+
+    def after(previous: sa.ColumnElement | None) -> sa.ScalarSelect:
+        where = [
+            visible_to(principal),
+            admin1.is_not(None) if previous is None else admin1 > previous,
+        ]
+        return sa.select(sa.func.min(admin1)).where(*where).scalar_subquery()
+
+    walk = sa.select(after(None).label("region")).cte("regions", recursive=True)
+    walk = walk.union_all(sa.select(after(walk.c.region)).where(walk.c.region.is_not(None)))
+    stmt = sa.select(walk.c.region).where(walk.c.region.is_not(None))
+    return [r for r in session.exec(stmt).scalars() if r]
 
 
 def _where(principal: Principal, filters: ViewFilters, today: date) -> list[sa.ColumnElement]:
@@ -126,7 +135,8 @@ def latest_incidents(
     stmt = (
         select(Incident)
         .where(*where)
-        .order_by(col(Incident.received_at).desc(), col(Incident.id))
+        # ix_incident_received_at_id, walked backwards: the rows are read, not sorted
+        .order_by(col(Incident.received_at).desc(), col(Incident.id).desc())
         .limit(limit)
     )
     return [_summary(i) for i in session.exec(stmt)]

@@ -361,6 +361,17 @@ def compliance_bars(report: ComplianceReport) -> go.Figure:
     return _layout(fig, height=80 + 45 * len(parties))
 
 
+def warm_up() -> None:
+    """Plotly builds each figure class's validators on first use: half a second or more of the
+    first visitor's request, unless done once when the server starts (dashboard/app.py)."""
+    import plotly.io
+
+    fig = go.Figure(go.Bar(x=[1.0], y=["P"], orientation="h", text=["1"], marker_color=["#009E73"]))
+    fig.update_xaxes(title="warm", range=[0, 100])
+    plotly.io.to_json(_layout(fig, height=100))
+    plotly.io.to_json(empty())
+
+
 def compliance_lines(report: ComplianceReport) -> go.Figure:
     if not report.parties:
         return empty("No party to measure")

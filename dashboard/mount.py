@@ -3,6 +3,7 @@ API route claims (so the API keeps precedence), and the live stream for signed-i
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Annotated
 
 from a2wsgi import WSGIMiddleware
@@ -17,7 +18,9 @@ from backend.exports.router import export_response
 from backend.notices.router import event_stream
 from dashboard.app import create_dash
 from dashboard.auth import COOKIE, Sessions
+from dashboard.context import PREFETCH_KEY
 from dashboard.exports import EXPORT_PATH
+from dashboard.prefetch import Prefetches
 
 STREAM_PATH = "/dashboard/stream"
 # Dash callbacks run in this many threads of their own, beside the API's thread pool.
@@ -37,7 +40,19 @@ def mount_dashboard(app: FastAPI, settings: Settings) -> None:
         principal = await run_in_threadpool(sessions.principal, request.cookies.get(COOKIE))
         if principal is None:
             return JSONResponse({"detail": "signed out; sign in at /signin"}, status_code=401)
-        return event_stream(request, principal, None, settings, summaries=True)
+        response = event_stream(request, principal, None, settings, summaries=True)
+        # A page opening (not a stream reconnecting) names itself: its reads start once the
+        # stream has subscribed (dashboard/prefetch.py).
+        query = request.query_params
+        if query.get("id") and "last-event-id" not in request.headers:
+            prefetches: Prefetches = request.app.state.dash.server.config[PREFETCH_KEY]
+            response.body_iterator = _after_first(
+                response.body_iterator,
+                lambda: prefetches.start(
+                    query["id"], principal, query.get("page", ""), query.get("view", "")
+                ),
+            )
+        return response
 
     @app.get(EXPORT_PATH + "/{kind}.{format}", include_in_schema=False, response_model=None)
     def dashboard_export(
@@ -64,6 +79,23 @@ def mount_dashboard(app: FastAPI, settings: Settings) -> None:
     # Served as the router's fallback rather than a mount at `/`: a path no route claims goes to
     # Dash, so every route keeps precedence, even one added after this call.
     app.router.default = WSGIMiddleware(dash_app.server, workers=DASH_THREADS)  # type: ignore[assignment,arg-type]
+
+
+async def _after_first(
+    body: AsyncIterator[str | bytes], then: Callable[[], object]
+) -> AsyncIterator[str | bytes]:
+    """`body`, calling `then()` once its first chunk is out of it (the stream's first chunk comes
+    once it has subscribed to the notices)."""
+    try:
+        first = True
+        async for chunk in body:
+            if first:
+                first = False
+                then()
+            yield chunk
+    finally:
+        if isinstance(body, AsyncGenerator):
+            await body.aclose()  # unsubscribes now, not whenever the generator is collected
 
 
 async def _signed_in(request: Request) -> Principal:

@@ -27,13 +27,14 @@ from backend.db import Database
 from backend.demo.seed import seed
 from backend.vocab import Role
 from bench.common import Server, postgres_database, run_cli, server_env
-from dashboard.context import COMPRESSOR_KEY
+from dashboard.context import COMPRESSOR_KEY, PREFETCH_KEY
 from tests.helpers import API, ThreadServer, incident_body
 
 POSTGRES_URL = os.environ.get("PEACEWATCH_TEST_POSTGRES_URL", "").strip()
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 PAGES = ("/", "/ceasefire", "/verification", "/agreements", "/ddr", "/diplomacy")
+GRID_PAGES = ("/verification", "/agreements")  # with a grid in their layout
 # Set to a folder (e.g. docs/screenshots) to save a screenshot of each page there.
 SCREENSHOTS = os.environ.get("PEACEWATCH_SCREENSHOTS")
 
@@ -191,6 +192,11 @@ def test_every_page_renders_its_charts_without_errors(browser, mission):
         with_data = [k for k, g in found.items() if g["points"] and not g["empty"]]
         assert with_data, f"{path}: no chart has data: {found}"
         assert not browser.find_elements("css selector", ".dash-fe-error__title"), path
+        if path in GRID_PAGES:  # AG Grid's script is loaded by these pages only, on demand
+            wait_for(
+                lambda: browser.find_elements("css selector", ".ag-root-wrapper"),
+                what=f"the grid on {path}",
+            )
         if SCREENSHOTS:
             Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
             name = path.strip("/") or "overview"
@@ -360,8 +366,26 @@ def test_the_first_load_is_under_1_mb_and_a_repeat_load_under_50_kb(browser, mis
     )
     assert any("/assets/plotly-peacewatch.min.js" in n for n in first["names"])
     assert not any("package_data/plotly" in n for n in first["names"])  # not the full one
+    assert not any("dash_ag_grid" in n for n in first["names"])  # no grid on the Overview
     assert first["static"] + first["data"] < 1_000_000
     assert again["static"] + again["data"] < 50_000
+
+
+def test_the_overviews_first_reads_start_with_its_stream(browser, mission):
+    """The page's head opens the live stream before any script comes; the server reads the
+    headline figures and the feed meanwhile, and the page's first callbacks take those reads
+    instead of asking the database again (dashboard/prefetch.py)."""
+    prefetches = mission.server.app.state.dash.server.config[PREFETCH_KEY]
+    sign_in(browser, mission, "admin")
+    wait_for(lambda: _drawn(graphs(browser)), timeout=15, what="the Overview's charts")
+    wait_for(lambda: browser.find_elements("css selector", "#ov-feed .feed-item"), what="feed")
+    before = prefetches.taken
+    browser.get(f"{mission.url}/?days=7")
+    wait_for(lambda: _drawn(graphs(browser)), timeout=15, what="the Overview's charts")
+    wait_for(lambda: browser.find_elements("css selector", "#ov-feed .feed-item"), what="feed")
+    assert browser.find_element("id", "live-status").text == "live"
+    assert prefetches.taken - before == 2  # the headline and the feed
+    assert not console_errors(browser)
 
 
 @pytest.mark.postgres

@@ -55,6 +55,8 @@ class Incident(IncidentBase, table=True):
     __tablename__ = "incident"
     __table_args__ = (
         sa.Index("ix_incident_occurred_at_id", "occurred_at", "id"),
+        # The live feed, newest received first, walks it backwards (dashboard/data.py).
+        sa.Index("ix_incident_received_at_id", "received_at", "id"),
         sa.Index("ix_incident_admin1", "admin1"),
         sa.Index("ix_incident_alleged_party_id", "alleged_party_id"),
         sa.Index("ix_incident_target_party_id", "target_party_id"),

@@ -106,8 +106,42 @@
         bump(store, latest);
     }
 
+    // Libraries the server left out of the page (dashboard/app.py LAZY_LIBRARIES): namespace ->
+    // the address of its script, loaded before Dash gets an answer that holds its components.
+    var LAZY = window.peacewatchLazy || {};
+    var loading = {};  // namespace -> the promise of its script
+
+    function loadLibrary(namespace) {
+        if (!loading[namespace]) {
+            loading[namespace] = new Promise(function (resolve, reject) {
+                var script = document.createElement("script");
+                script.src = LAZY[namespace];
+                script.onload = resolve;
+                script.onerror = function () {
+                    delete loading[namespace];  // the next answer that needs it tries again
+                    reject(new Error("could not load " + LAZY[namespace]));
+                };
+                document.head.appendChild(script);
+            });
+        }
+        return loading[namespace];
+    }
+
+    // The answer, once the scripts of the lazily loaded components it holds are in the page.
+    function withLibraries(response) {
+        var missing = Object.keys(LAZY).filter(function (ns) { return !window[ns]; });
+        if (!missing.length || !response.ok) { return response; }
+        return response.clone().text().then(function (text) {
+            var needed = missing.filter(function (ns) {
+                return new RegExp('"namespace":\\s*"' + ns + '"').test(text);
+            });
+            return Promise.all(needed.map(loadLibrary)).then(function () { return response; });
+        });
+    }
+
     // Counts, per store, the callback requests in flight that read it (Dash sends each as a
     // fetch to _dash-update-component naming its inputs), and releases a held bump as they end.
+    // Also holds back an answer until the lazily loaded libraries it needs are there.
     function watchCallbacks() {
         var original = window.fetch;
         window.fetch = function (url, options) {
@@ -116,6 +150,7 @@
             if (String(url).indexOf("_dash-update-component") < 0) {
                 return promise;
             }
+            promise = promise.then(withLibraries);
             var reads = WATCHED.filter(function (s) { return body.indexOf('"' + s + '"') >= 0; });
             reads.forEach(function (s) { busy[s] = (busy[s] || 0) + 1; });
             var done = function () {
@@ -146,11 +181,11 @@
         return document.getElementById("ov-feed") !== null;
     }
 
-    // The server's order (dashboard/data.py latest_incidents): received_at desc, then id; the
-    // times are in one fixed UTC format (backend/notices/summary.py), so text compares as time.
+    // The server's order (dashboard/data.py latest_incidents): received_at desc, then id desc;
+    // the times are in one fixed UTC format (backend/notices/summary.py), so text compares as time.
     function newestFirst(a, b) {
         if (a.received_at !== b.received_at) { return a.received_at < b.received_at ? 1 : -1; }
-        return a.id < b.id ? -1 : (a.id > b.id ? 1 : 0);
+        return a.id < b.id ? 1 : (a.id > b.id ? -1 : 0);
     }
 
     // The filter the server's read applies (dashboard/data.py feed_view).
@@ -336,8 +371,25 @@
     }
 
     function open() {
+        listen(new EventSource("/dashboard/stream"));
+    }
+
+    // The stream the page's head opened before any script came (dashboard/app.py), with the
+    // notices it kept meanwhile; a stream it could not open is opened again here.
+    function adopt(early) {
+        if (!early || !early.source || early.source.readyState === EventSource.CLOSED) {
+            open();
+            return;
+        }
+        early.source.removeEventListener("notice", early.keep);
+        window.peacewatchLive.dropped = Boolean(early.dropped);  // read again once it is back
+        listen(early.source);
+        if (early.source.readyState === EventSource.OPEN) { status("live", "success"); }
+        early.notices.splice(0).forEach(onNotice);
+    }
+
+    function listen(source) {
         var live = window.peacewatchLive;
-        var source = new EventSource("/dashboard/stream");
         live.source = source;
         source.onopen = function () {
             status("live", "success");
@@ -368,16 +420,18 @@
         source.addEventListener("notice", onNotice);
     }
 
+    // Returns the page's id (`live-start`), by which the Overview's first callbacks take the
+    // reads its stream started (dashboard/prefetch.py).
     function start() {
         if (window.peacewatchLive) {
             return window.dash_clientside.no_update;
         }
+        var early = window.peacewatchEarly;
         window.peacewatchLive = {
             source: null, notices: 0, dropped: false, busy: busy, feed: FEED,
         };
-        watchCallbacks();
         learnReaders();
-        open();
+        adopt(early);
         // A browser keeps at most 6 connections to a host (HTTP/1.1): close this one as the page
         // goes, or pages left in the back-forward cache hold theirs and starve the next page.
         window.addEventListener("pagehide", function () { window.peacewatchLive.source.close(); });
@@ -390,8 +444,11 @@
                 askFeedSoon();
             }
         }, POLL_MS);
-        return window.dash_clientside.no_update;
+        return { page: early ? early.id : null };
     }
+
+    // Now, before Dash loads: its first requests (the page a visit lands on) go through it too.
+    watchCallbacks();
 
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
         peacewatch: { startLive: start, askFeed: askFeed, feedFromServer: feedFromServer },

@@ -164,12 +164,19 @@ def _with_digest(values: tuple) -> tuple:
     return (*values[:-2], figure, alerts, hashlib.blake2b(text.encode(), digest_size=8).hexdigest())
 
 
-def headline_update(query: str, live: dict | None, shown: str | None) -> tuple:
+def headline_update(
+    query: str, live: dict | None, shown: str | None, start: dict | None = None
+) -> tuple:
     """The headline figures; the chart and the alerts only if they changed since this page drew
-    them, since redrawing a chart costs each wall screen's browser far more than the counts."""
-    *values, figure, alerts, digest = shared_headline(
-        query, live if ctx.triggered_id == "live-summary" else None
+    them, since redrawing a chart costs each wall screen's browser far more than the counts.
+    A page's first ask takes the read its stream started (dashboard/prefetch.py), if any."""
+    notice = ctx.triggered_id == "live-summary"
+    early = (
+        None
+        if notice
+        else context.prefetches().take(_page(start), "headline", query, context.principal())
     )
+    *values, figure, alerts, digest = early or shared_headline(query, live if notice else None)
     if digest == shown:
         return (*values, dash.no_update, dash.no_update, dash.no_update)
     return (*values, figure, alerts, digest)
@@ -218,6 +225,29 @@ def feed_data(query: str, ask: dict | None) -> dict:
     }
 
 
+def _page(start: dict | None) -> object:
+    """The page's own id (assets/live.js puts it in the shell's `live-start` store)."""
+    return (start or {}).get("page")
+
+
+def feed_update(ask: dict | None, query: str, start: dict | None = None) -> dict:
+    """The feed a page's stream started reading when it opened (its first ask only), else a read
+    now. The early read began after the stream subscribed: the page adds every notice it heard."""
+    if ask and (
+        early := context.prefetches().take(_page(start), "feed", query, context.principal())
+    ):
+        return early
+    return feed_data(query, ask)
+
+
+# The reads a page's stream starts early (dashboard/prefetch.py), as the callbacks above give
+# them: the headline with its digest, and the feed with nothing heard before it (`asked_at` 0).
+PREFETCHED = {
+    "headline": lambda query: _with_digest(headline(query)),
+    "feed": lambda query: feed_data(query, {"at": 0}),
+}
+
+
 def register(app: dash.Dash) -> None:
     outputs = []
     for k, _ in KPIS:
@@ -234,6 +264,7 @@ def register(app: dash.Dash) -> None:
         Input("ov-query", "data"),
         Input("live-summary", "data"),
         State("ov-headline-drawn", "data"),
+        State("live-start", "data"),
     )(headline_update)
     # The feed: the page stamps when it asks (a visit, a filter change; live.js asks after a
     # dropped stream too), the server reads, and the page draws what it read merged with the
@@ -247,7 +278,8 @@ def register(app: dash.Dash) -> None:
         Output("ov-feed-data", "data"),
         Input("ov-feed-ask", "data"),
         State("ov-query", "data"),
-    )(lambda ask, query: feed_data(query, ask))
+        State("live-start", "data"),
+    )(feed_update)
     app.clientside_callback(
         ClientsideFunction(namespace="peacewatch", function_name="feedFromServer"),
         Output("ov-feed-drawn", "data"),
