@@ -45,12 +45,11 @@ _AS_IS = frozenset({str, int, float, bool, type(None)})
 
 def _plain(value: Any) -> Any:
     """A JSON-ready value: enums by their value, ids as text, times in TIME_FORMAT (UTC)."""
-    kind = type(value)
-    if kind in _AS_IS:
+    if type(value) in _AS_IS:  # most values: one lookup
         return value
-    if kind is datetime:
+    if isinstance(value, datetime):
         return feed_time(value)
-    if kind is uuid.UUID:
+    if isinstance(value, uuid.UUID):
         return str(value)
     return getattr(value, "value", value)
 
