@@ -153,23 +153,14 @@ def bucket_case(value: str, bounds: Sequence[int], lo: int = 0, hi: int | None =
     return f"CASE WHEN {value} < {bounds[mid]} THEN {below} ELSE {above} END"
 
 
-class by_value(FunctionElement[Any]):
-    """A timestamp column to sort by, through no index: SQLite `+column` (a no-op on any value),
-    PostgreSQL `column + interval '0'`. For an `ORDER BY ... LIMIT` whose rows a filter on
-    another index finds cheaply: a planner that sees an index in the sort's order may walk it
-    from the start instead, reading every row before the ones the filter wants."""
+class by_value(unindexed):
+    """A timestamp column to sort by, through no index: SQLite `+column` (a no-op on any value,
+    as `unindexed`), PostgreSQL `column + interval '0'`. For an `ORDER BY ... LIMIT` whose rows a
+    filter on another index finds cheaply: a planner that sees an index in the sort's order may
+    walk it from the start instead, reading every row before the ones the filter wants."""
 
     inherit_cache = True
     name = "by_value"
-
-    def __init__(self, column: Any) -> None:
-        super().__init__(column)
-        self.type = column.type
-
-
-@compiles(by_value, "sqlite")
-def _by_value_sqlite(element: by_value, compiler: Any, **kw: Any) -> str:
-    return f"+{compiler.process(element.clauses, **kw)}"
 
 
 @compiles(by_value, "postgresql")
