@@ -263,10 +263,9 @@ def violations(
 
     Read from the `metrics_violation_day` rollup (plus, for a caller who does not see everything,
     its own reports of a sensitivity its role cannot read, from raw rows)."""
-    span = (_first_day(start_at), _last_day(end_at))
     return _aggs(
-        _violation_rows(
-            session, principal, [span], months=False, region=region, fatality_cap=fatality_cap
+        violation_sums(
+            session, principal, start_at, end_at, region=region, fatality_cap=fatality_cap
         )
     )
 
