@@ -484,3 +484,68 @@ def test_percentiles_through_the_histogram_equal_the_sorted_ones(
         _assert_rollups_match(db)
 
     check()
+
+
+def test_pair_violations_sum_severity_as_scores_does(client, db, auth, make_party):
+    """Trust reads violations summed per day and pair with the severity summed in SQL
+    (`queries.pair_violations`): the same incidents, fatalities and points as `scores.severity_of`
+    over the rows per category (`queries.violation_sums`), for an analyst and for a reporter whose
+    own restricted reports are added from raw rows; with weights that are not whole numbers."""
+    from backend.auth.service import Principal
+    from backend.config import Settings
+    from backend.metrics import queries
+    from backend.metrics.scores import severity_of
+    from backend.vocab import Role
+
+    parties = [make_party()["id"], make_party()["id"]]
+    reporter, analyst = auth("reporter", "patrol-sev"), auth("analyst")
+    for n in range(12):
+        f = {
+            "days": [2, 3, 33][n % 3],
+            "hour": 12,
+            "category": CATEGORIES[n % 3],
+            "admin1": REGIONS[n % 3],
+            "alleged": n % 2,
+            "target": 1 - n % 2 if n % 4 else None,
+            "fatalities": [0, 1, 5, 30][n % 4],
+            "sensitivity": SENSITIVITIES[n % 3],
+        }
+        response = client.post(f"{API}/incidents", json=_body(f, parties), headers=reporter)
+        assert response.status_code == 201, response.text
+    for n in range(12):
+        _apply(("verify", n, "verified", n % 2), client=client, db=db, parties=parties,
+               reporter=reporter, analyst=analyst)  # fmt: skip
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        metrics_category_severity={"armed_clash": 2.7, "shelling": 0.3},
+        metrics_fatality_weight=0.7,
+        metrics_fatality_cap=4,
+    )
+    start, end = _when(40, 0), _when(-1, 0)
+    found_any = False
+    for who in (Principal("analyst-sev", Role.analyst), Principal("patrol-sev", Role.reporter)):
+        with db.session(write=False) as session:
+            got = queries.pair_violations(session, who, start, end, region=None, settings=settings)
+            per_category = queries.violation_sums(
+                session, who, start, end, region=None, fatality_cap=settings.metrics_fatality_cap
+            )
+        expected: dict[tuple, list] = {}
+        for p, t, d, c, n, dead, capped_dead in per_category:
+            if t is None:
+                continue
+            key = (str(d), queries.party_of(p), queries.party_of(t))
+            acc = expected.setdefault(key, [0, 0, 0.0])
+            acc[0] += int(n)
+            acc[1] += int(dead)
+            acc[2] += severity_of(str(c), int(n), int(capped_dead), settings)
+        assert [r[0] for r in got] == sorted(r[0] for r in got)  # in order of day
+        rows = {
+            (str(d), queries.party_of(p), queries.party_of(t)): (n, dead, points)
+            for d, p, t, n, dead, points in got
+        }
+        assert rows.keys() == expected.keys()
+        for key, (n, dead, points) in rows.items():
+            assert (n, dead) == tuple(expected[key][:2])
+            assert points == pytest.approx(expected[key][2], rel=1e-12)
+        found_any = found_any or bool(rows)
+    assert found_any

@@ -22,7 +22,8 @@ from backend.metrics.scores import (
     compliance_index,
     decayed_harm,
     harm_by_day,
-    harm_by_pair_day,
+    harm_by_key_day,
+    severity_of,
     trust_pair,
 )
 from backend.metrics.window import (
@@ -30,6 +31,8 @@ from backend.metrics.window import (
     MetricFilters,
     Window,
     bucket_ends,
+    bucket_of,
+    bucket_starts,
     month_end,
     month_terms,
     resolve_window,
@@ -376,6 +379,18 @@ def test_default_window_and_week_buckets():
 
 
 @given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2040, 12, 31)),
+    st.integers(0, 800),
+    st.sampled_from(list(Interval)),
+)
+def test_bucket_starts_are_the_steps_of_every_day_of_the_window(first, days, interval):
+    """Stepped from bucket to bucket, the same steps as reading each day's bucket in turn."""
+    window = Window(first, first + timedelta(days=days), interval=interval)
+    every_day = [bucket_of(window.date_from + timedelta(days=n), interval) for n in range(days + 1)]
+    assert bucket_starts(window) == sorted(set(every_day))
+
+
+@given(
     st.lists(st.one_of(st.none(), st.integers(0, 40)), min_size=0, max_size=12),
     st.lists(
         st.tuples(
@@ -464,23 +479,34 @@ def test_a_series_decays_each_span_as_the_formula_says(rows, spans):
     gives each span's decayed severity points `sum(points x 0.5^(age / half-life))` and its
     incidents, and the per-pair day sums are `harm_by_day` of the pair's rows."""
     end = date(2026, 6, 30)
-    plain = [
-        (p, t, (end - timedelta(days=d)).isoformat(), c, n, n * dead, n * min(dead, 20))
-        for p, t, d, c, n, dead in rows
-    ]
-    by_pair = harm_by_pair_day(
+    # As `queries.pair_violations` reads them: summed per day, party and target, in day order.
+    summed: dict[tuple[str, str, str], list[float]] = {}
+    for p, t, d, c, n, dead in rows:
+        if t is None:
+            continue
+        acc = summed.setdefault(((end - timedelta(days=d)).isoformat(), p, t), [0, 0, 0.0])
+        acc[0] += n
+        acc[1] += n * dead
+        acc[2] += severity_of(c, n, n * min(dead, 20), SETTINGS)
+    plain = [(d, p, t, n, f, s) for (d, p, t), (n, f, s) in sorted(summed.items())]
+    by_pair = harm_by_key_day(
         plain,
-        lambda p, t: None if t is None or p == t else "".join(sorted((p, t))),
+        lambda p, t: None if p == t else "".join(sorted((p, t))),
         date.fromisoformat,
-        SETTINGS,
     )
     for pair, days in by_pair.items():
         aggs = [
-            ViolationAgg(uuid.UUID(int=1), None, date.fromisoformat(d), c, n, f, fc)
-            for p, t, d, c, n, f, fc in plain
+            ViolationAgg(
+                uuid.UUID(int=1), None, end - timedelta(days=d), c, n, n * f, n * min(f, 20)
+            )
+            for p, t, d, c, n, f in rows
             if t is not None and p != t and "".join(sorted((p, t))) == pair
         ]
-        assert days == harm_by_day(aggs, SETTINGS)
+        expected_days = harm_by_day(aggs, SETTINGS)
+        assert [(h.day, h.incidents, h.fatalities) for h in days] == [
+            (h.day, h.incidents, h.fatalities) for h in expected_days
+        ]
+        assert [h.points for h in days] == pytest.approx([h.points for h in expected_days])
         windows = [
             (end - timedelta(days=max(a, b)), end - timedelta(days=min(a, b))) for a, b in spans
         ]

@@ -25,6 +25,7 @@ from sqlmodel import Session, col
 
 from backend.agreements.models import Agreement, Commitment, CommitmentParty, CommitmentProgress
 from backend.auth.service import Principal
+from backend.config import Settings
 from backend.ddr.models import DdrMilestone, DdrTarget
 from backend.diplomacy.models import TrackActivity, TrackActivityParty
 from backend.incidents.models import Incident
@@ -68,6 +69,13 @@ RM = IncidentMonthRollup.__table__.c  # type: ignore[attr-defined]
 VM = ViolationMonthRollup.__table__.c  # type: ignore[attr-defined]
 D = VerifyDelay.__table__.c  # type: ignore[attr-defined]
 DM = VerifyDelayMonth.__table__.c  # type: ignore[attr-defined]
+
+
+def _read(session: Session, stmt: Any) -> sa.CursorResult[Any]:
+    """`stmt`'s rows as plain Core rows, on the session's connection and transaction: not
+    through the ORM's result processing, which costs about a microsecond a row (ten years of
+    trust evidence are thousands of rows) and which column-only queries do not need."""
+    return session.connection().execute(stmt)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -118,7 +126,7 @@ def parties(session: Session, ids: Sequence[uuid.UUID] | None = None) -> list[Pa
     stmt = sa.select(col(Party.id), col(Party.code), col(Party.name)).order_by(col(Party.code))
     if ids is not None:
         stmt = stmt.where(col(Party.id).in_(list(ids)))
-    return [PartyRef(id=i, code=c, name=n) for i, c, n in session.execute(stmt)]
+    return [PartyRef(id=i, code=c, name=n) for i, c, n in _read(session, stmt)]
 
 
 def signatories(session: Session) -> list[PartyRef]:
@@ -127,7 +135,7 @@ def signatories(session: Session) -> list[PartyRef]:
         .where(col(Party.signatory).is_(True))
         .order_by(col(Party.code))
     )
-    return [PartyRef(id=i, code=c, name=n) for i, c, n in session.execute(stmt)]
+    return [PartyRef(id=i, code=c, name=n) for i, c, n in _read(session, stmt)]
 
 
 # Agreements and commitments
@@ -139,7 +147,7 @@ def agreements(session: Session, agreement_id: uuid.UUID | None) -> list[tuple[u
     )
     if agreement_id is not None:
         stmt = stmt.where(col(Agreement.id) == agreement_id)
-    return [(i, n) for i, n in session.execute(stmt)]
+    return [(i, n) for i, n in _read(session, stmt)]
 
 
 def commitments(
@@ -173,7 +181,7 @@ def commitments(
         links = links.where(col(CommitmentParty.commitment_id).in_(ids))
         progress = progress.where(col(CommitmentProgress.commitment_id).in_(ids))
     party_ids: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for c_id, p_id in session.execute(links.order_by(col(CommitmentParty.party_id))):
+    for c_id, p_id in _read(session, links.order_by(col(CommitmentParty.party_id))):
         party_ids.setdefault(_uuid(c_id), []).append(_uuid(p_id))
     rows = [
         CommitmentRow(
@@ -185,11 +193,11 @@ def commitments(
             title=title,
             reference=ref,
         )
-        for i, a, cat, due, title, ref in session.execute(stmt)
+        for i, a, cat, due, title, ref in _read(session, stmt)
     ]
     history = [
         ProgressRow(commitment_id=_uuid(c), level=lv, changed_on=on, created_at=at)
-        for c, lv, on, at in session.execute(progress)
+        for c, lv, on, at in _read(session, progress)
     ]
     return rows, history
 
@@ -363,7 +371,7 @@ def _violation_rows(
         stmt = stmt.where(_region_is(table.admin1, region))
     if not principal.sees_everything:
         stmt = stmt.where(table.sensitivity.in_(_readable(principal)))
-    rows = session.execute(stmt).all()
+    rows = _read(session, stmt).all()
     own = _own_hidden(principal)
     if own is None:  # the common case, and ten years of it are some 13,000 rows: no merging
         return rows  # type: ignore[return-value]
@@ -390,6 +398,98 @@ def violation_sums(
     return _violation_rows(
         session, principal, [span], months=False, region=region, fatality_cap=fatality_cap
     )
+
+
+def severity_points(
+    category: Any, incidents: Any, fatalities: Any, settings: Settings
+) -> sa.ColumnElement[float]:
+    """`scores.severity_of` summed in SQL over rows of `incidents` incidents of one `category`
+    with `fatalities` dead each: sum(incidents x category weight) + fatality weight x sum(incidents
+    x capped fatalities). Exact with weights that are whole or halves (the defaults), within a
+    rounding of the Python sum otherwise; `tests/test_metrics_rollups.py` compares the two."""
+    weights = settings.metrics_category_severity
+    weight = (
+        sa.case(
+            {c: sa.literal(float(w), sa.Float()) for c, w in weights.items()},
+            value=category,
+            else_=sa.literal(1.0, sa.Float()),
+        )
+        if weights
+        else sa.literal(1.0, sa.Float())
+    )
+    dead = sa.func.sum(incidents * capped(fatalities, settings.metrics_fatality_cap))
+    return sa.func.sum(incidents * weight) + float(settings.metrics_fatality_weight) * dead
+
+
+def pair_violations(
+    session: Session,
+    principal: Principal,
+    start_at: datetime,
+    end_at: datetime,
+    *,
+    region: str | None,
+    settings: Settings,
+) -> list[tuple[str, Any, Any, int, int, float]]:
+    """Verified incidents attributed to one party against another, per day, attributing party
+    and target: (day as `YYYY-MM-DD`, party, target, incidents, fatalities, severity points),
+    in order of day. The severity is summed in SQL (`severity_points`), so the categories are
+    not returned: trust needs each pair's harm per day, and ten years of it are half as many rows
+    as per category, each one summed in the database rather than in Python. The caller's own
+    hidden reports are added from raw rows (see `_own_hidden`)."""
+    lo, hi = _first_day(start_at), _last_day(end_at)
+    as_text = _id_text(session)
+    stmt = (
+        sa.select(
+            sa.cast(V.day, sa.String),
+            as_text(V.attributed_party_id),
+            as_text(V.target_party_id),
+            sa.cast(sa.func.sum(V.incidents), sa.BigInteger),
+            sa.cast(sa.func.sum(V.incidents * V.fatalities), sa.BigInteger),
+            severity_points(V.category, V.incidents, V.fatalities, settings),
+        )
+        .where(V.day.between(lo, hi), V.target_party_id != _NO_PARTY)
+        # In the order of the primary key: SQLite groups as it reads the range, unsorted.
+        .group_by(V.day, V.attributed_party_id, V.target_party_id)
+        .order_by(V.day)
+    )
+    if region is not None:
+        stmt = stmt.where(_region_is(V.admin1, region))
+    if not principal.sees_everything:
+        stmt = stmt.where(V.sensitivity.in_(_readable(principal)))
+    rows = _read(session, stmt).all()
+    own = _own_hidden(principal)
+    if own is None:
+        return rows  # type: ignore[return-value]
+    day = utc_day(INCIDENT.occurred_at)
+    mine = (
+        sa.select(
+            day,
+            as_text(INCIDENT.attributed_party_id),
+            as_text(INCIDENT.target_party_id),
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(INCIDENT.fatalities), 0),
+            severity_points(INCIDENT.category, sa.literal(1), INCIDENT.fatalities, settings),
+        )
+        .where(
+            *_own_where(start_at, end_at, region, None),
+            *own,
+            INCIDENT.finding == Finding.verified.value,
+            INCIDENT.attributed_party_id.is_not(None),
+            INCIDENT.target_party_id.is_not(None),
+        )
+        .group_by(day, INCIDENT.attributed_party_id, INCIDENT.target_party_id)
+    )
+    found = {(d, str(p), str(t)): [d, p, t, int(n), int(f), float(s)] for d, p, t, n, f, s in rows}
+    for d, p, t, n, f, s in _read(session, mine):
+        key = (d, str(p), str(t))
+        if key in found:
+            acc = found[key]
+            acc[3] += int(n)
+            acc[4] += int(f)
+            acc[5] += float(s)
+        else:
+            found[key] = [d, p, t, int(n), int(f), float(s)]
+    return sorted((tuple(v) for v in found.values()), key=lambda r: r[0])  # type: ignore[misc]
 
 
 def _add_own(
@@ -433,7 +533,7 @@ def _add_own(
             INCIDENT.attributed_party_id, INCIDENT.target_party_id, raw_day, INCIDENT.category
         )
     )
-    for p, t, d, c, n, f, fc in session.execute(raw):
+    for p, t, d, c, n, f, fc in _read(session, raw):
         key = (_uuid(p), t, d, _text(c))
         sums = found.setdefault(key, [0, 0, 0])
         for k, v in enumerate((n, f, fc)):
@@ -564,7 +664,7 @@ def counts(
     n = sa.func.sum(src.c.n)
     stmt = sa.select(*keys, n, sa.func.coalesce(sa.func.sum(src.c.f), 0))
     stmt = stmt.group_by(*keys).having(n != 0) if keys else stmt
-    return [_row(dims, row) for row in session.execute(stmt)]
+    return [_row(dims, row) for row in _read(session, stmt)]
 
 
 def _row(dims: Sequence[str], row: Any) -> tuple[Any, ...]:
@@ -596,7 +696,7 @@ def hotspots(
         .order_by(n.desc(), src.c.admin1, src.c.admin2)
         .limit(limit)
     )
-    return [(a1, a2, int(k), int(f)) for a1, a2, k, f in session.execute(stmt)]
+    return [(a1, a2, int(k), int(f)) for a1, a2, k, f in _read(session, stmt)]
 
 
 # Verification funnel
@@ -647,7 +747,7 @@ def queue_oldest(
         .limit(limit)
     )
     if long_window:  # a short window's queue is small: sorted at once
-        rows = [tuple(row) for row in session.execute(probe)]
+        rows = [tuple(row) for row in _read(session, probe)]
         if len(rows) == limit:
             return rows
     # The window's whole queue, sorted: by `ix_incident_queue`, not by walking the receipt index
@@ -662,7 +762,7 @@ def queue_oldest(
             .join_from(incident, oldest, oldest.c.id == INCIDENT.id)
             .order_by(*order)
         )
-    return [tuple(row) for row in session.execute(stmt)]
+    return [tuple(row) for row in _read(session, stmt)]
 
 
 def _delay_where(principal: Principal, window: Window) -> list[sa.ColumnElement[bool]]:
@@ -752,7 +852,7 @@ def _delay_histogram(session: Session, principal: Principal, window: Window) -> 
         )
     src = (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
     stmt = sa.select(src.c.b, sa.func.sum(src.c.n)).group_by(src.c.b)
-    return {int(b): int(n) for b, n in session.execute(stmt) if n}
+    return {int(b): int(n) for b, n in _read(session, stmt) if n}
 
 
 def _ranked_in_bucket(
@@ -785,7 +885,7 @@ def _ranked_in_bucket(
             sa.or_(D.reported_by == principal.name, D.sensitivity.in_(_readable(principal)))
         )
     stmt = sa.select(D.delay_s).where(*within).order_by(D.delay_s).offset(rank - below - 1)
-    return float(session.execute(stmt.limit(1)).scalar_one())
+    return float(_read(session, stmt.limit(1)).scalar_one())
 
 
 def _sorted_ranks(
@@ -804,7 +904,7 @@ def _sorted_ranks(
     sqlite = session.get_bind().dialect.name == "sqlite"
     if sqlite:
         if n is None:
-            n = int(session.execute(sa.select(sa.func.count()).where(*where)).scalar_one())
+            n = int(_read(session, sa.select(sa.func.count()).where(*where)).scalar_one())
         if not n:
             return 0, []
         ranked = sa.select(D.delay_s.label("s"), rank.label("rank")).where(*where).subquery()
@@ -818,7 +918,7 @@ def _sorted_ranks(
         stmt = sa.select(ranked.c.rank, ranked.c.s, ranked.c.n).where(
             sa.or_(*(ranked.c.rank == w for w in wanted))
         )
-    rows = session.execute(stmt).all()
+    rows = _read(session, stmt).all()
     if not rows:
         return 0, []
     if not sqlite:
@@ -843,7 +943,7 @@ def ddr_goals(session: Session, window: Window) -> list[DdrGoal]:
     )
     if window.party_id is not None:
         stmt = stmt.where(col(DdrTarget.party_id) == window.party_id)
-    return [DdrGoal(i, p, s, q) for i, p, s, q in session.execute(stmt)]
+    return [DdrGoal(i, p, s, q) for i, p, s, q in _read(session, stmt)]
 
 
 def ddr_achieved(session: Session, window: Window) -> list[DdrAchieved]:
@@ -877,7 +977,7 @@ def ddr_achieved(session: Session, window: Window) -> list[DdrAchieved]:
         stmt = stmt.where(col(m.party_id) == window.party_id)
     return [
         DdrAchieved(i, p, s, d, f, int(q), int(w), int(mn), int(b), int(g))
-        for i, p, s, d, f, q, w, mn, b, g in session.execute(stmt)
+        for i, p, s, d, f, q, w, mn, b, g in _read(session, stmt)
     ]
 
 
@@ -903,7 +1003,7 @@ def track_rows(session: Session, window: Window) -> list[TrackAgg]:
             col(TrackActivityParty.party_id) == window.party_id
         )
         stmt = stmt.where(col(t.id).in_(linked))
-    return [TrackAgg(d, tr.value, o, n) for d, tr, o, n in session.execute(stmt)]
+    return [TrackAgg(d, tr.value, o, n) for d, tr, o, n in _read(session, stmt)]
 
 
 def track_rows_by_party(session: Session, window: Window) -> list[tuple[uuid.UUID, TrackAgg]]:
@@ -918,34 +1018,41 @@ def track_rows_by_party(session: Session, window: Window) -> list[tuple[uuid.UUI
     )
     if window.party_id is not None:
         stmt = stmt.where(col(link.party_id) == window.party_id)
-    return [(p, TrackAgg(d, tr.value, o, n)) for p, d, tr, o, n in session.execute(stmt)]
+    return [(p, TrackAgg(d, tr.value, o, n)) for p, d, tr, o, n in _read(session, stmt)]
 
 
 def engagements(
     session: Session, date_from: date, date_to: date
 ) -> list[tuple[frozenset[uuid.UUID], Engagement]]:
-    """Each activity of the period with the set of parties in it."""
+    """Each activity of the period with the set of parties in it, in order of day."""
     t, link = TrackActivity, TrackActivityParty
+    as_text = _id_text(session)
     stmt = (
-        # SQLite: ids as text, an activity's id is only a key here and each party's UUID is
-        # made once (`_id_text`).
+        # Ids, day, track and outcome as text, each distinct value made into its type once
+        # (ten years: some 2,000 rows of a few hundred distinct values).
         sa.select(
-            _id_text(session)(col(t.id)),
-            col(t.occurred_on),
-            col(t.track),
-            col(t.outcome),
-            _id_text(session)(col(link.party_id)),
+            as_text(col(t.id)),
+            sa.cast(col(t.occurred_on), sa.String),
+            sa.cast(col(t.track), sa.String),
+            sa.cast(col(t.outcome), sa.String),
+            as_text(col(link.party_id)),
         )
         .join(link, col(link.track_activity_id) == col(t.id))
         .where(col(t.occurred_on) >= date_from, col(t.occurred_on) <= date_to)
+        .order_by(col(t.occurred_on), col(t.id))
     )
     found: dict[Any, tuple[set[uuid.UUID], Engagement]] = {}
-    for a_id, day, track, outcome, party in session.execute(stmt):
+    for a_id, day, track, outcome, party in _read(session, stmt).all():
         entry = found.get(a_id)
         if entry is None:
-            entry = found[a_id] = (set(), Engagement(day, track.value, TrackOutcome(outcome)))
+            entry = found[a_id] = (set(), _engagement(day, track, outcome))
         entry[0].add(_uuid(party))
     return [(frozenset(ps), e) for ps, e in found.values()]
+
+
+@functools.lru_cache(maxsize=4096)
+def _engagement(day: str, track: str, outcome: str) -> Engagement:
+    return Engagement(_day(day), track, TrackOutcome(outcome))
 
 
 def perceptions(
@@ -958,4 +1065,4 @@ def perceptions(
     ).where(col(s.surveyed_on) >= date_from, col(s.surveyed_on) <= date_to)
     if region is not None:
         stmt = stmt.where(col(s.admin1) == region)
-    return [(a, b, Perception(day, score)) for a, b, day, score in session.execute(stmt)]
+    return [(a, b, Perception(day, score)) for a, b, day, score in _read(session, stmt)]

@@ -137,22 +137,20 @@ def severity_of(category: str, incidents: int, fatalities_capped: int, settings:
     return incidents * weight + settings.metrics_fatality_weight * fatalities_capped
 
 
-def harm_by_pair_day(
+def harm_by_key_day(
     rows: Iterable[Sequence[Any]],
     key_of: Callable[[Any, Any], Hashable | None],
     day_of: Callable[[Any], date],
-    settings: Settings,
 ) -> dict[Any, list[DayHarm]]:
-    """Plain violation rows (party, target, day, category, incidents, fatalities, fatalities
-    capped: `queries.violation_sums`) summed per `key_of(party, target)` (None: left out) and
-    `day_of(day)`: `harm_by_day` of each key's rows (the same sums, in the same order), without a
-    ViolationAgg per row (ten years of trust evidence are some 13,000 rows). Both functions are
-    called once per distinct value."""
+    """Violation rows already summed per day, party and target (day, party, target, incidents,
+    fatalities, severity points: `queries.pair_violations`), in order of day, summed per
+    `key_of(party, target)` (None: left out) and day: each key's days ascending. Both functions
+    are called once per distinct value (ten years of trust evidence are some 6,500 rows)."""
     keys: dict[tuple[Any, Any], Hashable | None] = {}
     days: dict[Any, date] = {}
-    sums: dict[tuple[Hashable, date], list[float]] = {}
+    sums: dict[Any, list[list[Any]]] = {}
     missing = object()
-    for p, t, d, category, n, dead, dead_capped in rows:
+    for d, p, t, n, dead, points in rows:
         key = keys.get((p, t), missing)
         if key is missing:
             key = keys[(p, t)] = key_of(p, t)
@@ -161,17 +159,20 @@ def harm_by_pair_day(
         day = days.get(d)
         if day is None:
             day = days[d] = day_of(d)
-        acc = sums.get((key, day))
-        if acc is None:
-            acc = sums[(key, day)] = [0, 0, 0.0]
-        n = int(n)
-        acc[0] += n
-        acc[1] += int(dead)
-        acc[2] += severity_of(category, n, int(dead_capped), settings)
-    out: dict[Any, list[DayHarm]] = {}
-    for (key, day), a in sorted(sums.items(), key=lambda item: item[0][1]):
-        out.setdefault(key, []).append(DayHarm(day, int(a[0]), int(a[1]), a[2]))
-    return out
+        mine = sums.get(key)
+        if mine is None:
+            mine = sums[key] = []
+        if mine and mine[-1][0] == day:  # the same day against the other side of the pair
+            acc = mine[-1]
+            acc[1] += n
+            acc[2] += dead
+            acc[3] += points
+        else:
+            mine.append([day, n, dead, points])
+    return {
+        key: [DayHarm(day, int(n), int(dead), float(points)) for day, n, dead, points in mine]
+        for key, mine in sums.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,8 @@ def combine(
 
     `explain=False` gives the same index without its components (a series needs only values;
     building thousands of components was most of a long series' time)."""
+    if not explain:
+        return weighted([(score, weight) for _, score, weight, _ in parts]), []
     present = sum(w for _, s, w, _ in parts if s is not None)
     total = 0.0
     components: list[Component] = []
@@ -242,17 +245,28 @@ def combine(
         effective = weight / present if (score is not None and present > 0) else 0.0
         contribution = 100.0 * effective * (score or 0.0)
         total += contribution
-        if explain:
-            components.append(
-                Component(
-                    name=name,
-                    score=score,
-                    weight=effective,
-                    contribution=contribution,
-                    counts=counts(),
-                )
+        components.append(
+            Component(
+                name=name,
+                score=score,
+                weight=effective,
+                contribution=contribution,
+                counts=counts(),
             )
+        )
     return total, components
+
+
+def weighted(parts: Iterable[tuple[float | None, float]]) -> float:
+    """The index of (score or None, nominal weight) parts: `combine`'s total, summed the same
+    way (the same float), without components."""
+    parts = list(parts)
+    present = sum(w for s, w in parts if s is not None)
+    total = 0.0
+    for score, weight in parts:
+        effective = weight / present if (score is not None and present > 0) else 0.0
+        total += 100.0 * effective * (score or 0.0)
+    return total
 
 
 def compliance_index(
@@ -317,27 +331,26 @@ def trust_pair(
     Dated evidence counts less the older it is: half as much every `trust_half_life_days`.
     """
     half_life = settings.trust_half_life_days
-
-    def dated(day: date) -> float | None:
-        return decay((as_of - day).days, half_life) if date_from <= day <= as_of else None
-
     if not isinstance(harm, DecayedHarm):
         days = sorted(harm, key=lambda h: h.day)
         harm = decayed_harm(days, [(date_from, as_of)], half_life)[0]
     points, incidents = harm.points, harm.incidents
     violation_score = halving(points, settings.trust_violation_half_point)
+    first, last = date_from.toordinal(), as_of.toordinal()
 
     weight_sum = value_sum = 0.0
     held = lapsed = 0
+    track_weights = settings.trust_track_weights
     for act in engagements:
-        w = dated(act.day)
-        if w is None:
+        day = act.day.toordinal()
+        if not first <= day <= last:
             continue
-        w *= settings.trust_track_weights.get(act.track, 0.5)
+        outcome = OUTCOME_VALUE[act.outcome]
+        w = decay(last - day, half_life) * track_weights.get(act.track, 0.5)
         weight_sum += w
-        value_sum += w * OUTCOME_VALUE[act.outcome]
-        held += OUTCOME_VALUE[act.outcome] == 1.0
-        lapsed += OUTCOME_VALUE[act.outcome] == 0.0
+        value_sum += w * outcome
+        held += outcome == 1.0
+        lapsed += outcome == 0.0
     engagement_score = value_sum / weight_sum if weight_sum > 0 else None
 
     known = [s for s in commitment_scores if s is not None]
@@ -346,14 +359,24 @@ def trust_pair(
     weight_sum = value_sum = 0.0
     surveys = 0
     for survey in perceptions:
-        w = dated(survey.day)
-        if w is None:
+        day = survey.day.toordinal()
+        if not first <= day <= last:
             continue
+        w = decay(last - day, half_life)
         surveys += 1
         weight_sum += w
         value_sum += w * survey.score / 10.0
     perception = value_sum / weight_sum if weight_sum > 0 else None
 
+    if not explain:  # a series point: the value alone, as `combine` sums it
+        return weighted(
+            (
+                (violation_score, settings.trust_weight_violations),
+                (commitments, settings.trust_weight_commitments),
+                (engagement_score, settings.trust_weight_engagement),
+                (perception, settings.trust_weight_perception),
+            )
+        ), []
     return combine(
         [
             (
@@ -385,5 +408,4 @@ def trust_pair(
                 lambda: {"surveys": surveys},
             ),
         ],
-        explain=explain,
     )

@@ -49,7 +49,7 @@ from backend.metrics.scores import (
     compliance_index,
     decayed_harm,
     harm_by_day,
-    harm_by_pair_day,
+    harm_by_key_day,
     trust_pair,
 )
 from backend.metrics.window import (
@@ -277,16 +277,14 @@ def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 def _pair_harm(
-    rows: Sequence[tuple[Any, ...]], ids: set[uuid.UUID], settings: Settings
+    rows: Sequence[tuple[Any, ...]], ids: set[uuid.UUID]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], list[DayHarm]]:
-    """The violation rows (`queries.violation_sums`) of one party against another of `ids`,
+    """The violation rows (`queries.pair_violations`) of one party against another of `ids`,
     summed per pair and day. Each pair of ids as read is made into UUIDs once, and rows are keyed
     by a number per pair meanwhile (a tuple of UUIDs hashes in Python at every row)."""
     pairs: list[tuple[uuid.UUID, uuid.UUID]] = []
 
     def number(p: Any, t: Any) -> int | None:
-        if t is None:
-            return None
         a, b = queries.party_of(p), queries.party_of(t)
         if a not in ids or b not in ids or a == b:
             return None
@@ -295,7 +293,7 @@ def _pair_harm(
             pairs.append(pair)
         return pairs.index(pair)
 
-    by_number = harm_by_pair_day(rows, number, queries.day_of, settings)
+    by_number = harm_by_key_day(rows, number, queries.day_of)
     return {pairs[k]: days for k, days in by_number.items()}
 
 
@@ -317,13 +315,13 @@ def trust(
             [*members, *queries.parties(session, [window.party_id])], key=lambda p: p.code
         )
     ids = {p.id for p in members}
-    rows = queries.violation_sums(
+    rows = queries.pair_violations(
         session,
         principal,
         Window(earliest, window.date_to).start_at,
         window.end_at,
         region=window.region,
-        fatality_cap=settings.metrics_fatality_cap,
+        settings=settings,
     )
     shift = timedelta(days=filters.compare_days)
     # Every span a value is read over: the window, the same `compare_days` earlier, and the
@@ -335,7 +333,7 @@ def trust(
     ]
     decayed = {
         pair: decayed_harm(days, spans, settings.trust_half_life_days)
-        for pair, days in _pair_harm(rows, ids, settings).items()
+        for pair, days in _pair_harm(rows, ids).items()
     }
     no_harm = [DecayedHarm(0.0, 0.0)] * len(spans)
     activities = queries.engagements(session, earliest, window.date_to)
@@ -347,7 +345,10 @@ def trust(
         states = pam.due_states(_party_commitments(party.id, commitments), history, days)
         scores.update({(party.id, d): st.score for d, st in zip(days, states, strict=True)})
     surveys: dict[tuple[uuid.UUID, uuid.UUID], list[Perception]] = defaultdict(list)
-    for a, b, survey in queries.perceptions(session, earliest, window.date_to, window.region):
+    for a, b, survey in sorted(
+        queries.perceptions(session, earliest, window.date_to, window.region),
+        key=lambda s: s[2].day,
+    ):
         surveys[_pair(a, b)].append(survey)
     talks: dict[tuple[uuid.UUID, uuid.UUID], list[Engagement]] = defaultdict(list)
     for involved, act in sorted(activities, key=lambda a: a[1].day):
@@ -357,6 +358,7 @@ def trust(
                     talks[(a, b)].append(act)
 
     talk_days = {pair: [e.day for e in acts] for pair, acts in talks.items()}
+    survey_days = {pair: [p.day for p in heard] for pair, heard in surveys.items()}
 
     def measurer(
         pair: tuple[uuid.UUID, uuid.UUID],
@@ -366,7 +368,8 @@ def trust(
         acts = talks.get(pair, [])
         days = talk_days.get(pair, [])
         harm = decayed.get(pair, no_harm)
-        heard = surveys.get(pair, ())
+        heard = surveys.get(pair, [])
+        heard_on = survey_days.get(pair, [])
         a, b = pair
 
         def measure(at: int, explain: bool = True) -> tuple[float, list[Component]]:
@@ -377,7 +380,7 @@ def trust(
                 harm=harm[at],
                 engagements=acts[bisect_left(days, start) : bisect_right(days, end)],
                 commitment_scores=[scores[(a, end)], scores[(b, end)]],
-                perceptions=heard,
+                perceptions=heard[bisect_left(heard_on, start) : bisect_right(heard_on, end)],
                 settings=settings,
                 explain=explain,
             )

@@ -128,14 +128,19 @@ def bucket_of(day: date, interval: Interval) -> date:
 
 def bucket_starts(window: Window) -> list[date]:
     """Every step of the window's series, in order (the first may start before the window)."""
-    starts: list[date] = []
-    day = window.date_from
-    while day <= window.date_to:
-        start = bucket_of(day, window.interval)
-        if not starts or starts[-1] != start:
-            starts.append(start)
-        day += timedelta(days=1)
-    return starts
+    starts = [bucket_of(window.date_from, window.interval)]
+    while True:
+        after = _next_step(starts[-1], window.interval)
+        if after > window.date_to:
+            return starts
+        starts.append(after)
+
+
+def _next_step(start: date, interval: Interval) -> date:
+    """The first day of the step after the one that begins on `start`."""
+    if interval is Interval.month:
+        return month_end(start) + timedelta(days=1)
+    return start + timedelta(days=7 if interval is Interval.week else 1)
 
 
 def bucket_ends(window: Window) -> list[date]:
