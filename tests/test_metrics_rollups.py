@@ -8,7 +8,7 @@ rollups (migration 0005), their month tier (migration 0009) and the delays to ve
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -486,19 +486,31 @@ def test_percentiles_through_the_histogram_equal_the_sorted_ones(
     check()
 
 
-def test_pair_violations_sum_severity_as_scores_does(client, db, auth, make_party):
-    """Trust reads violations summed per day and pair with the severity summed in SQL
-    (`queries.pair_violations`): the same incidents, fatalities and points as `scores.severity_of`
-    over the rows per category (`queries.violation_sums`), for an analyst and for a reporter whose
-    own restricted reports are added from raw rows; with weights that are not whole numbers."""
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {},  # the defaults: armed_clash and shelling 3, abduction 3; 0.5 a death, up to 20
+        {
+            "metrics_category_severity": {"armed_clash": 2.7, "shelling": 0.3},  # abduction: 1
+            "metrics_fatality_weight": 0.7,
+            "metrics_fatality_cap": 4,
+        },
+    ],
+)
+def test_severity_points_are_summed_as_the_formula_says(client, db, auth, make_party, weights):
+    """The severity points read per day and pair (trust, `queries.pair_violations`) and per party
+    and day or month (compliance, `queries.party_tiers`) are the formula's, computed here by hand
+    from the incidents posted: category weight + fatality weight x capped deaths, per incident;
+    for an analyst, and for a reporter whose own restricted reports are added from raw rows."""
     from backend.auth.service import Principal
     from backend.config import Settings
-    from backend.metrics import queries
-    from backend.metrics.scores import severity_of
+    from backend.metrics import queries, service
     from backend.vocab import Role
 
+    settings = Settings(_env_file=None, **weights)  # type: ignore[call-arg]
     parties = [make_party()["id"], make_party()["id"]]
     reporter, analyst = auth("reporter", "patrol-sev"), auth("analyst")
+    posted = []
     for n in range(12):
         f = {
             "days": [2, 3, 33][n % 3],
@@ -512,40 +524,65 @@ def test_pair_violations_sum_severity_as_scores_does(client, db, auth, make_part
         }
         response = client.post(f"{API}/incidents", json=_body(f, parties), headers=reporter)
         assert response.status_code == 201, response.text
+        posted.append((response.json()["id"], f))
+    ids = [str(i) for i in _ids(db)]
     for n in range(12):
         _apply(("verify", n, "verified", n % 2), client=client, db=db, parties=parties,
                reporter=reporter, analyst=analyst)  # fmt: skip
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        metrics_category_severity={"armed_clash": 2.7, "shelling": 0.3},
-        metrics_fatality_weight=0.7,
-        metrics_fatality_cap=4,
-    )
+    attributed = {str(i): parties[n % 2] for n, i in enumerate(ids)}
+    weight = settings.metrics_category_severity
+    cap, per_death = settings.metrics_fatality_cap, settings.metrics_fatality_weight
+
+    def expected(principal, by_target: bool) -> dict[tuple, list]:
+        out: dict[tuple, list] = {}
+        for incident_id, f in posted:
+            readable = f["sensitivity"] in {s.value for s in principal.readable_sensitivities}
+            if not (readable or principal.role is Role.reporter):
+                continue
+            target = {None: None, 0: parties[0], 1: parties[1]}[f["target"]]
+            if by_target and target is None:
+                continue
+            day = _when(f["days"], 12).date()
+            on = day.isoformat()
+            key = (on, uuid.UUID(attributed[incident_id]), uuid.UUID(target) if by_target else None)
+            acc = out.setdefault(key, [0, 0, 0.0])
+            acc[0] += 1
+            acc[1] += f["fatalities"]
+            acc[2] += weight.get(f["category"], 1.0) + per_death * min(f["fatalities"], cap)
+        return out
+
     start, end = _when(40, 0), _when(-1, 0)
-    found_any = False
+    lo, hi = start.date(), end.date() - timedelta(days=1)
+    assert any(t.months for t in windows.month_terms(lo, hi))  # both tiers are read
     for who in (Principal("analyst-sev", Role.analyst), Principal("patrol-sev", Role.reporter)):
         with db.session(write=False) as session:
-            got = queries.pair_violations(session, who, start, end, region=None, settings=settings)
-            per_category = queries.violation_sums(
-                session, who, start, end, region=None, fatality_cap=settings.metrics_fatality_cap
+            pairs = queries.pair_violations(
+                session, who, start, end, region=None, settings=settings
             )
-        expected: dict[tuple, list] = {}
-        for p, t, d, c, n, dead, capped_dead in per_category:
-            if t is None:
-                continue
-            key = (str(d), queries.party_of(p), queries.party_of(t))
-            acc = expected.setdefault(key, [0, 0, 0.0])
-            acc[0] += int(n)
-            acc[1] += int(dead)
-            acc[2] += severity_of(str(c), int(n), int(capped_dead), settings)
-        assert [r[0] for r in got] == sorted(r[0] for r in got)  # in order of day
-        rows = {
-            (str(d), queries.party_of(p), queries.party_of(t)): (n, dead, points)
-            for d, p, t, n, dead, points in got
+            # The range, and each day of it (as a series asks for its spans).
+            ranges = [(lo, hi), *((lo + timedelta(days=k),) * 2 for k in range((hi - lo).days + 1))]
+            tiers = queries.party_tiers(session, who, ranges, region=None, settings=settings)
+        assert [r[0] for r in pairs] == sorted(r[0] for r in pairs)  # in order of day
+        got = {
+            (d, queries.party_of(p), queries.party_of(t)): (n, dead, pts)
+            for d, p, t, n, dead, pts in pairs
         }
-        assert rows.keys() == expected.keys()
-        for key, (n, dead, points) in rows.items():
-            assert (n, dead) == tuple(expected[key][:2])
-            assert points == pytest.approx(expected[key][2], rel=1e-12)
-        found_any = found_any or bool(rows)
-    assert found_any
+        want = expected(who, by_target=True)
+        assert got.keys() == want.keys()
+        assert got, "the scenario has violations between the two"
+        for key, (n, dead, pts) in got.items():
+            assert (n, dead) == tuple(want[key][:2])
+            assert pts == pytest.approx(want[key][2], rel=1e-12)
+        # Per party, summed back from the day and month tiers over the range and over each day.
+        harm = service._tiered(*tiers)
+        per_party = expected(who, by_target=False)
+        for party in {p for _, p, _ in per_party}:
+            mine = {on: v for (on, p, _), v in per_party.items() if p == party}
+            whole = [sum(v[k] for v in mine.values()) for k in range(3)]
+            total = harm[party].total(lo, hi)
+            assert (total.incidents, total.fatalities) == tuple(whole[:2])
+            assert total.points == pytest.approx(whole[2], rel=1e-12)
+            for on, (n, dead, pts) in mine.items():
+                day = harm[party].total(date.fromisoformat(on), date.fromisoformat(on))
+                assert (day.incidents, day.fatalities) == (n, dead)
+                assert day.points == pytest.approx(pts, rel=1e-12)

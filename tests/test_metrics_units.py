@@ -18,12 +18,9 @@ from backend.metrics.scores import (
     DayHarm,
     Engagement,
     Perception,
-    ViolationAgg,
     compliance_index,
     decayed_harm,
-    harm_by_day,
     harm_by_key_day,
-    severity_of,
     trust_pair,
 )
 from backend.metrics.window import (
@@ -176,20 +173,6 @@ def test_compliance_of_a_party_that_keeps_its_word_and_one_that_does_not():
     assert misser == pytest.approx(50 / 3 + 50 * 4 / 7)  # 45.24
     assert sum(c.contribution for c in components) == pytest.approx(misser)
     assert misser < keeper
-
-
-def test_severity_weights_category_and_capped_fatalities():
-    party = uuid.uuid4()
-    rows = [
-        ViolationAgg(party, None, date(2026, 1, 1), "armed_clash", 2, 3, 3),
-        ViolationAgg(party, None, date(2026, 1, 1), "shelling", 1, 50, 20),  # 50 dead, cap 20
-        ViolationAgg(party, None, date(2026, 1, 2), "hostile_propaganda", 4, 0, 0),
-    ]
-    harm = harm_by_day(rows, SETTINGS)
-    assert harm == [
-        DayHarm(date(2026, 1, 1), 3, 53, 2 * 3 + 0.5 * 3 + 3 + 0.5 * 20),
-        DayHarm(date(2026, 1, 2), 4, 0, 4 * 0.5),
-    ]
 
 
 def test_without_due_commitments_compliance_rests_on_violations_alone():
@@ -477,8 +460,13 @@ day_rows = st.lists(
 def test_a_series_decays_each_span_as_the_formula_says(rows, spans):
     """The trust index's one pass (rows summed per pair and day, then every span decayed at once)
     gives each span's decayed severity points `sum(points x 0.5^(age / half-life))` and its
-    incidents, and the per-pair day sums are `harm_by_day` of the pair's rows."""
+    incidents, and the per-pair day sums are those of the pair's rows."""
     end = date(2026, 6, 30)
+    weights = SETTINGS.metrics_category_severity
+
+    def points(c: str, n: int, dead: int) -> float:
+        return n * weights.get(c, 1.0) + SETTINGS.metrics_fatality_weight * n * min(dead, 20)
+
     # As `queries.pair_violations` reads them: summed per day, party and target, in day order.
     summed: dict[tuple[str, str, str], list[float]] = {}
     for p, t, d, c, n, dead in rows:
@@ -487,7 +475,7 @@ def test_a_series_decays_each_span_as_the_formula_says(rows, spans):
         acc = summed.setdefault(((end - timedelta(days=d)).isoformat(), p, t), [0, 0, 0.0])
         acc[0] += n
         acc[1] += n * dead
-        acc[2] += severity_of(c, n, n * min(dead, 20), SETTINGS)
+        acc[2] += points(c, n, dead)
     plain = [(d, p, t, n, f, s) for (d, p, t), (n, f, s) in sorted(summed.items())]
     by_pair = harm_by_key_day(
         plain,
@@ -495,18 +483,19 @@ def test_a_series_decays_each_span_as_the_formula_says(rows, spans):
         date.fromisoformat,
     )
     for pair, days in by_pair.items():
-        aggs = [
-            ViolationAgg(
-                uuid.UUID(int=1), None, end - timedelta(days=d), c, n, n * f, n * min(f, 20)
-            )
-            for p, t, d, c, n, f in rows
-            if t is not None and p != t and "".join(sorted((p, t))) == pair
-        ]
-        expected_days = harm_by_day(aggs, SETTINGS)
+        expected_days: dict[date, list[float]] = {}
+        for p, t, d, c, n, dead in rows:
+            if t is not None and p != t and "".join(sorted((p, t))) == pair:
+                acc = expected_days.setdefault(end - timedelta(days=d), [0, 0, 0.0])
+                acc[0] += n
+                acc[1] += n * dead
+                acc[2] += points(c, n, dead)
         assert [(h.day, h.incidents, h.fatalities) for h in days] == [
-            (h.day, h.incidents, h.fatalities) for h in expected_days
+            (day, n, f) for day, (n, f, _) in sorted(expected_days.items())
         ]
-        assert [h.points for h in days] == pytest.approx([h.points for h in expected_days])
+        assert [h.points for h in days] == pytest.approx(
+            [pts for _, (_, _, pts) in sorted(expected_days.items())]
+        )
         windows = [
             (end - timedelta(days=max(a, b)), end - timedelta(days=min(a, b))) for a, b in spans
         ]

@@ -47,7 +47,7 @@ from backend.metrics.models import (
 )
 from backend.metrics.pam import CommitmentRow, ProgressRow
 from backend.metrics.schemas import PartyRef
-from backend.metrics.scores import Engagement, Perception, ViolationAgg
+from backend.metrics.scores import Engagement, Perception
 from backend.metrics.sql import (
     by_value,
     capped,
@@ -258,63 +258,6 @@ def _last_day(end_at: datetime) -> date:
 Span = tuple[date, date]
 
 
-def violations(
-    session: Session,
-    principal: Principal,
-    start_at: datetime,
-    end_at: datetime,
-    *,
-    region: str | None,
-    fatality_cap: int,
-) -> list[ViolationAgg]:
-    """Verified incidents attributed to a party, per party, target, day and category.
-
-    Read from the `metrics_violation_day` rollup (plus, for a caller who does not see everything,
-    its own reports of a sensitivity its role cannot read, from raw rows)."""
-    return _aggs(
-        violation_sums(
-            session, principal, start_at, end_at, region=region, fatality_cap=fatality_cap
-        )
-    )
-
-
-def _aggs(rows: Sequence[tuple[Any, ...]]) -> list[ViolationAgg]:
-    return [
-        ViolationAgg(
-            _uuid(p), None if t is None else _uuid(t), _day(d), str(c), int(n), int(f), int(fc)
-        )
-        for p, t, d, c, n, f, fc in rows
-    ]
-
-
-def violation_tiers(
-    session: Session,
-    principal: Principal,
-    ranges: Sequence[Span],
-    *,
-    region: str | None,
-    fatality_cap: int,
-) -> tuple[list[ViolationAgg], list[ViolationAgg]]:
-    """What sums of violations over each of `ranges` (first and last day) need: (rows per day,
-    rows per month, dated by the month's first day), each tier read for the days and months of
-    `windows.month_terms` only (see scores.TieredHarm, which sums them back)."""
-    terms = [t for lo, hi in ranges for t in windows.month_terms(lo, hi)]
-    days = _merged([(t.lo, t.hi) for t in terms if not t.months])
-    months = _merged([(t.lo, windows.month_end(t.hi)) for t in terms if t.months])
-    month_spans = [(lo, windows.month_start(hi)) for lo, hi in months]
-
-    def read(spans: list[Span], months: bool) -> list[ViolationAgg]:
-        if not spans:
-            return []
-        return _aggs(
-            _violation_rows(
-                session, principal, spans, months=months, region=region, fatality_cap=fatality_cap
-            )
-        )
-
-    return read(days, False), read(month_spans, True)
-
-
 def _merged(spans: Sequence[Span]) -> list[Span]:
     """Overlapping or adjacent day spans joined, in order."""
     out: list[Span] = []
@@ -326,87 +269,14 @@ def _merged(spans: Sequence[Span]) -> list[Span]:
     return out
 
 
-def _violation_rows(
-    session: Session,
-    principal: Principal,
-    spans: Sequence[Span],
-    *,
-    months: bool,
-    region: str | None,
-    fatality_cap: int,
-) -> list[tuple[Any, ...]]:
-    """Rows of the day tier (`months` False: spans of days) or of the month tier (spans of
-    months' first days), per party, target, day or month, and category; the caller's own hidden
-    reports added from raw rows. Plain rows, as `violation_sums` describes (`_aggs` makes them
-    ViolationAgg)."""
-    table, period = (VM, VM.month) if months else (V, V.day)
-    target = sa.func.nullif(table.target_party_id, _NO_PARTY, type_=sa.Uuid())
-    on = sa.cast(period, sa.String)
-    grouping: tuple[Any, ...] = (table.attributed_party_id, target, on, table.category)
-    if len(spans) == 1 and _sqlite(session):
-        # One range: grouped in the order of the primary key (day or month first), SQLite groups
-        # as it reads the range, without sorting its rows first (ten years: half the query's
-        # time). Not with several ranges, where that order would make it scan the whole table;
-        # nor on PostgreSQL, which groups by hashing and would walk the key's index instead.
-        grouping = (period, table.attributed_party_id, table.target_party_id, table.category)
-    stmt = (
-        sa.select(
-            # As text, made into UUIDs once per party by `_uuid`: the same object on every row
-            # (dictionary keys then compare by identity, not by UUID.__eq__ in Python).
-            sa.cast(table.attributed_party_id, sa.String),
-            sa.cast(target, sa.String),
-            on,
-            table.category,
-            # As integers: PostgreSQL sums bigints into numeric, a Decimal per value in Python.
-            sa.cast(sa.func.sum(table.incidents), sa.BigInteger),
-            sa.cast(sa.func.sum(table.incidents * table.fatalities), sa.BigInteger),
-            sa.cast(
-                sa.func.sum(table.incidents * capped(table.fatalities, fatality_cap)), sa.BigInteger
-            ),
-        )
-        .where(sa.or_(*(period.between(lo, hi) for lo, hi in spans)))
-        .group_by(*grouping)
-    )
-    if region is not None:
-        stmt = stmt.where(_region_is(table.admin1, region))
-    if not principal.sees_everything:
-        stmt = stmt.where(table.sensitivity.in_(_readable(principal)))
-    rows = _read(session, stmt).all()
-    own = _own_hidden(principal)
-    if own is None:  # the common case, and ten years of it are some 13,000 rows: no merging
-        return rows  # type: ignore[return-value]
-    found: dict[tuple[Any, ...], list[int]] = {}
-    for p, t, d, c, n, f, fc in rows:
-        found[(_uuid(p), None if t is None else _uuid(t), d, str(c))] = [int(n), int(f), int(fc)]
-    _add_own(session, own, found, spans, months=months, region=region, cap=fatality_cap)
-    return [(p, t, d, c, n, f, fc) for (p, t, d, c), (n, f, fc) in found.items()]
-
-
-def violation_sums(
-    session: Session,
-    principal: Principal,
-    start_at: datetime,
-    end_at: datetime,
-    *,
-    region: str | None,
-    fatality_cap: int,
-) -> list[tuple[Any, ...]]:
-    """`violations`, as plain rows (party, target, day, category, incidents, fatalities,
-    fatalities capped): parties as the database returns them (make them UUIDs with `_uuid`), days
-    as `YYYY-MM-DD` text. For a caller that reads many rows and needs no ViolationAgg per row."""
-    span = (_first_day(start_at), _last_day(end_at))
-    return _violation_rows(
-        session, principal, [span], months=False, region=region, fatality_cap=fatality_cap
-    )
-
-
 def severity_points(
     category: Any, incidents: Any, fatalities: Any, settings: Settings
 ) -> sa.ColumnElement[float]:
-    """`scores.severity_of` summed in SQL over rows of `incidents` incidents of one `category`
-    with `fatalities` dead each: sum(incidents x category weight) + fatality weight x sum(incidents
-    x capped fatalities). Exact with weights that are whole or halves (the defaults), within a
-    rounding of the Python sum otherwise; `tests/test_metrics_rollups.py` compares the two."""
+    """The severity points of rows of `incidents` verified incidents of one `category` with
+    `fatalities` dead each, summed in SQL: sum(incidents x the category's weight, 1 if it has
+    none) + the fatality weight x sum(incidents x fatalities capped at the fatality cap), from
+    the settings. The one place severity is computed (docs/methodology.md, "Severity"); for raw
+    incident rows `incidents` is 1."""
     weights = settings.metrics_category_severity
     weight = (
         sa.case(
@@ -421,6 +291,9 @@ def severity_points(
     return sa.func.sum(incidents * weight) + float(settings.metrics_fatality_weight) * dead
 
 
+HarmRow = tuple[str, Any, Any, int, int, float]
+
+
 def pair_violations(
     session: Session,
     principal: Principal,
@@ -429,115 +302,180 @@ def pair_violations(
     *,
     region: str | None,
     settings: Settings,
-) -> list[tuple[str, Any, Any, int, int, float]]:
+) -> list[HarmRow]:
     """Verified incidents attributed to one party against another, per day, attributing party
     and target: (day as `YYYY-MM-DD`, party, target, incidents, fatalities, severity points),
-    in order of day. The severity is summed in SQL (`severity_points`), so the categories are
-    not returned: trust needs each pair's harm per day, and ten years of it are half as many rows
-    as per category, each one summed in the database rather than in Python. The caller's own
-    hidden reports are added from raw rows (see `_own_hidden`)."""
-    lo, hi = _first_day(start_at), _last_day(end_at)
+    in order of day (see `_harm_rows`). Trust needs each pair's harm per day: ten years of it
+    are half as many rows as per category, each summed in the database rather than in Python."""
+    span = (_first_day(start_at), _last_day(end_at))
+    return _harm_rows(
+        session, principal, [span], months=False, by_target=True, region=region, settings=settings
+    )
+
+
+def party_tiers(
+    session: Session,
+    principal: Principal,
+    ranges: Sequence[Span],
+    *,
+    region: str | None,
+    settings: Settings,
+) -> tuple[list[HarmRow], list[HarmRow]]:
+    """What sums of each party's violations over each of `ranges` (first and last day) need:
+    (rows per day, rows per month, dated by the month's first day), each `_harm_rows` per party
+    (target None), each tier read for the days and months of `windows.month_terms` only (see
+    scores.TieredHarm, which sums them back)."""
+    terms = [t for lo, hi in ranges for t in windows.month_terms(lo, hi)]
+    days = _merged([(t.lo, t.hi) for t in terms if not t.months])
+    months = _merged([(t.lo, windows.month_end(t.hi)) for t in terms if t.months])
+    month_spans = [(lo, windows.month_start(hi)) for lo, hi in months]
+
+    def read(spans: list[Span], months: bool) -> list[HarmRow]:
+        if not spans:
+            return []
+        return _harm_rows(
+            session,
+            principal,
+            spans,
+            months=months,
+            by_target=False,
+            region=region,
+            settings=settings,
+        )
+
+    return read(days, False), read(month_spans, True)
+
+
+def _harm_rows(
+    session: Session,
+    principal: Principal,
+    spans: Sequence[Span],
+    *,
+    months: bool,
+    by_target: bool,
+    region: str | None,
+    settings: Settings,
+) -> list[HarmRow]:
+    """Verified incidents attributed to a party, from the day tier (`months` False: `spans` of
+    days) or the month tier (spans of months' first days), per day or month and party (and
+    target, only incidents with one, if `by_target`; else target None): (period as `YYYY-MM-DD`,
+    party, target, incidents, fatalities, severity points), in order of period. The severity is
+    summed in SQL (`severity_points`), so categories are not returned. Parties as the database
+    returns them (`party_of` makes them UUIDs). The caller's own hidden reports are added from
+    raw rows (see `_own_hidden`)."""
+    table, period = (VM, VM.month) if months else (V, V.day)
     as_text = _id_text(session)
+    target = as_text(table.target_party_id) if by_target else sa.null()
+    on = sa.cast(period, sa.String)
+    keys: tuple[Any, ...] = (period, table.attributed_party_id, table.target_party_id)
+    keys = keys[: 3 if by_target else 2]
+    order = period
+    if len(spans) > 1:
+        # Grouped by a column of the primary key, SQLite would walk the whole table in its order,
+        # testing every span on each row (ten years of series spans: 150 ms); grouped by the
+        # day as text, it searches each range by the key (3 ms) and sorts the groups.
+        keys, order = (*keys[1:], on), on
     stmt = (
         sa.select(
-            sa.cast(V.day, sa.String),
-            as_text(V.attributed_party_id),
-            as_text(V.target_party_id),
-            sa.cast(sa.func.sum(V.incidents), sa.BigInteger),
-            sa.cast(sa.func.sum(V.incidents * V.fatalities), sa.BigInteger),
-            severity_points(V.category, V.incidents, V.fatalities, settings),
+            on,
+            as_text(table.attributed_party_id),
+            target,
+            sa.cast(sa.func.sum(table.incidents), sa.BigInteger),
+            sa.cast(sa.func.sum(table.incidents * table.fatalities), sa.BigInteger),
+            severity_points(table.category, table.incidents, table.fatalities, settings),
         )
-        .where(V.day.between(lo, hi), V.target_party_id != _NO_PARTY)
-        # In the order of the primary key: SQLite groups as it reads the range, unsorted.
-        .group_by(V.day, V.attributed_party_id, V.target_party_id)
-        .order_by(V.day)
+        .where(sa.or_(*(period.between(lo, hi) for lo, hi in spans)))
+        # One range in the order of the primary key: SQLite groups as it reads it, unsorted.
+        .group_by(*keys)
+        .order_by(order)
     )
+    if by_target:
+        stmt = stmt.where(table.target_party_id != _NO_PARTY)
     if region is not None:
-        stmt = stmt.where(_region_is(V.admin1, region))
+        stmt = stmt.where(_region_is(table.admin1, region))
     if not principal.sees_everything:
-        stmt = stmt.where(V.sensitivity.in_(_readable(principal)))
+        stmt = stmt.where(table.sensitivity.in_(_readable(principal)))
     rows = _read(session, stmt).all()
     own = _own_hidden(principal)
     if own is None:
         return rows  # type: ignore[return-value]
-    day = utc_day(INCIDENT.occurred_at)
-    mine = (
-        sa.select(
-            day,
-            as_text(INCIDENT.attributed_party_id),
-            as_text(INCIDENT.target_party_id),
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(INCIDENT.fatalities), 0),
-            severity_points(INCIDENT.category, sa.literal(1), INCIDENT.fatalities, settings),
-        )
-        .where(
-            *_own_where(start_at, end_at, region, None),
-            *own,
-            INCIDENT.finding == Finding.verified.value,
-            INCIDENT.attributed_party_id.is_not(None),
-            INCIDENT.target_party_id.is_not(None),
-        )
-        .group_by(day, INCIDENT.attributed_party_id, INCIDENT.target_party_id)
-    )
-    found = {(d, str(p), str(t)): [d, p, t, int(n), int(f), float(s)] for d, p, t, n, f, s in rows}
-    for d, p, t, n, f, s in _read(session, mine):
-        key = (d, str(p), str(t))
-        if key in found:
-            acc = found[key]
-            acc[3] += int(n)
-            acc[4] += int(f)
-            acc[5] += float(s)
-        else:
-            found[key] = [d, p, t, int(n), int(f), float(s)]
-    return sorted((tuple(v) for v in found.values()), key=lambda r: r[0])  # type: ignore[misc]
-
-
-def _add_own(
-    session: Session,
-    own: list[sa.ColumnElement[bool]],
-    found: dict[tuple[Any, ...], list[int]],
-    spans: Sequence[Span],
-    *,
-    months: bool,
-    region: str | None,
-    cap: int,
-) -> None:
-    """The caller's own hidden verified reports of `spans`, added to `found` (from raw rows)."""
-    raw_day = utc_month(INCIDENT.occurred_at) if months else utc_day(INCIDENT.occurred_at)
+    raw_period = utc_month(INCIDENT.occurred_at) if months else utc_day(INCIDENT.occurred_at)
+    raw_keys = (raw_period, INCIDENT.attributed_party_id, INCIDENT.target_party_id)
     at = unindexed(INCIDENT.occurred_at)
     last = windows.month_end if months else (lambda d: d)
     within = [
         sa.and_(at >= Window(lo, last(hi)).start_at, at < Window(lo, last(hi)).end_at)
         for lo, hi in spans
     ]
-    where = [sa.or_(*within)]
-    if region is not None:
-        where.append(INCIDENT.admin1 == region)
-    raw = (
+    mine = (
         sa.select(
-            INCIDENT.attributed_party_id,
-            INCIDENT.target_party_id,
-            raw_day,
-            INCIDENT.category,
+            raw_period,
+            as_text(INCIDENT.attributed_party_id),
+            as_text(INCIDENT.target_party_id) if by_target else sa.null(),
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(INCIDENT.fatalities), 0),
-            sa.func.coalesce(sa.func.sum(capped(INCIDENT.fatalities, cap)), 0),
+            severity_points(INCIDENT.category, sa.literal(1), INCIDENT.fatalities, settings),
         )
         .where(
-            *where,
+            sa.or_(*within),
             *own,
             INCIDENT.finding == Finding.verified.value,
             INCIDENT.attributed_party_id.is_not(None),
         )
-        .group_by(
-            INCIDENT.attributed_party_id, INCIDENT.target_party_id, raw_day, INCIDENT.category
-        )
+        .group_by(*raw_keys[: 3 if by_target else 2])
     )
-    for p, t, d, c, n, f, fc in _read(session, raw):
-        key = (_uuid(p), t, d, _text(c))
-        sums = found.setdefault(key, [0, 0, 0])
-        for k, v in enumerate((n, f, fc)):
-            sums[k] += int(v)
+    if by_target:
+        mine = mine.where(INCIDENT.target_party_id.is_not(None))
+    if region is not None:
+        mine = mine.where(INCIDENT.admin1 == region)
+    found = {(d, str(p), str(t)): [d, p, t, int(n), int(f), float(s)] for d, p, t, n, f, s in rows}
+    for d, p, t, n, f, s in _read(session, mine):
+        acc = found.setdefault((d, str(p), str(t)), [d, p, t, 0, 0, 0.0])
+        acc[3] += int(n)
+        acc[4] += int(f)
+        acc[5] += float(s)
+    return sorted((tuple(v) for v in found.values()), key=lambda r: r[0])  # type: ignore[misc]
+
+
+def violation_categories(
+    session: Session, principal: Principal, window: Window
+) -> dict[tuple[uuid.UUID, str], int]:
+    """{(party, category): verified incidents attributed to the party} over the window (its
+    region; not its party), summed in SQL over the window's `windows.month_terms` (whole months
+    from the month tier, the other days added or subtracted from the day tier) and the caller's
+    own hidden reports from raw rows."""
+    parts: list[sa.Select[Any]] = []
+    for term in windows.month_terms(window.date_from, window.date_to):
+        table, period = (VM, VM.month) if term.months else (V, V.day)
+        part = sa.select(
+            table.attributed_party_id.label("p"),
+            sa.cast(table.category, sa.String).label("c"),
+            (term.sign * table.incidents).label("n"),
+        ).where(period.between(term.lo, term.hi))
+        if window.region is not None:
+            part = part.where(_region_is(table.admin1, window.region))
+        if not principal.sees_everything:
+            part = part.where(table.sensitivity.in_(_readable(principal)))
+        parts.append(part)
+    own = _own_hidden(principal)
+    if own is not None:
+        parts.append(
+            sa.select(
+                INCIDENT.attributed_party_id.label("p"),
+                sa.cast(INCIDENT.category, sa.String).label("c"),
+                sa.literal(1).label("n"),
+            ).where(
+                *_own_where(window.start_at, window.end_at, window.region, None),
+                *own,
+                INCIDENT.finding == Finding.verified.value,
+                INCIDENT.attributed_party_id.is_not(None),
+            )
+        )
+    src = (sa.union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    stmt = sa.select(_id_text(session)(src.c.p), src.c.c, sa.func.sum(src.c.n)).group_by(
+        src.c.p, src.c.c
+    )
+    return {(_uuid(p), str(c)): int(n) for p, c, n in _read(session, stmt) if n}
 
 
 @functools.lru_cache(maxsize=16384)
@@ -565,12 +503,12 @@ def _id_text(session: Session) -> Any:
 
 
 def party_of(value: Any) -> uuid.UUID:
-    """A party id of a plain row (`violation_sums`) as a UUID, each made once."""
+    """A party id of a plain row (`_harm_rows`) as a UUID, each made once."""
     return _uuid(value)
 
 
 def day_of(text: str) -> date:
-    """A day of a plain row (`violation_sums`, `YYYY-MM-DD`) as a date, each made once."""
+    """A day of a plain row (`_harm_rows`, `YYYY-MM-DD`) as a date, each made once."""
     return _day(text)
 
 

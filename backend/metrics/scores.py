@@ -8,7 +8,6 @@ to sum to 1, so `sum(component.contribution) == index` always holds.
 from __future__ import annotations
 
 import functools
-import uuid
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,19 +27,6 @@ OUTCOME_VALUE: dict[TrackOutcome, float] = {
     TrackOutcome.postponed: 0.0,
     TrackOutcome.cancelled: 0.0,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ViolationAgg:
-    """Verified incidents attributed to `party_id` on one day, of one category (from GROUP BY)."""
-
-    party_id: uuid.UUID
-    target_party_id: uuid.UUID | None
-    day: date
-    category: str
-    incidents: int
-    fatalities: int
-    fatalities_capped: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +50,6 @@ class DayHarm:
     incidents: int
     fatalities: int
     points: float
-
-
-def harm_by_day(rows: Iterable[ViolationAgg], settings: Settings) -> list[DayHarm]:
-    """Sum rows of any parties and categories per day (ascending)."""
-    sums: dict[date, list[float]] = {}
-    for row in rows:
-        acc = sums.setdefault(row.day, [0, 0, 0.0])
-        acc[0] += row.incidents
-        acc[1] += row.fatalities
-        acc[2] += severity(row, settings)
-    return [DayHarm(d, int(a[0]), int(a[1]), a[2]) for d, a in sorted(sums.items())]
 
 
 class HarmIndex:
@@ -124,17 +99,6 @@ class TieredHarm:
             points += term.sign * part.points
         # A month less its days can leave a float residue (1e-15) where there is no harm.
         return DayHarm(end, n, dead, round(points, 9))
-
-
-def severity(row: ViolationAgg, settings: Settings) -> float:
-    """Category weight per incident, plus the fatality weight per death (each incident capped)."""
-    return severity_of(row.category, row.incidents, row.fatalities_capped, settings)
-
-
-def severity_of(category: str, incidents: int, fatalities_capped: int, settings: Settings) -> float:
-    """`severity` of a group of `incidents` of one category with `fatalities_capped` deaths."""
-    weight = settings.metrics_category_severity.get(category, 1.0)
-    return incidents * weight + settings.metrics_fatality_weight * fatalities_capped
 
 
 def harm_by_key_day(

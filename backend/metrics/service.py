@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -45,10 +45,8 @@ from backend.metrics.scores import (
     HarmIndex,
     Perception,
     TieredHarm,
-    ViolationAgg,
     compliance_index,
     decayed_harm,
-    harm_by_day,
     harm_by_key_day,
     trust_pair,
 )
@@ -135,23 +133,15 @@ def _party_commitments(
     return [c for c in commitments if party in c.party_ids]
 
 
-def _tiered_by(
-    day_rows: Sequence[ViolationAgg],
-    month_rows: Sequence[ViolationAgg],
-    settings: Settings,
-    key: Callable[[ViolationAgg], Hashable],
-) -> dict[Any, TieredHarm]:
-    """The rows of both tiers grouped by `key`, each group's harm summable over any range."""
-    days: dict[Any, list[ViolationAgg]] = defaultdict(list)
-    months: dict[Any, list[ViolationAgg]] = defaultdict(list)
-    for rows, into in ((day_rows, days), (month_rows, months)):
-        for row in rows:
-            into[key(row)].append(row)
+def _tiered(
+    day_rows: Sequence[queries.HarmRow], month_rows: Sequence[queries.HarmRow]
+) -> dict[uuid.UUID, TieredHarm]:
+    """Each party's harm of both tiers (`queries.party_tiers`), summable over any range."""
+    party: Callable[[Any, Any], uuid.UUID] = lambda p, _: queries.party_of(p)  # noqa: E731
+    days = harm_by_key_day(day_rows, party, queries.day_of)
+    months = harm_by_key_day(month_rows, party, queries.day_of)
     return {
-        k: TieredHarm(
-            HarmIndex(harm_by_day(days.get(k, []), settings)),
-            HarmIndex(harm_by_day(months.get(k, []), settings)),
-        )
+        k: TieredHarm(HarmIndex(days.get(k, [])), HarmIndex(months.get(k, [])))
         for k in {*days, *months}
     }
 
@@ -188,24 +178,27 @@ def compliance_values(
     settings: Settings,
     window: Window,
     with_series: bool = True,
+    with_categories: bool = True,
     loaded: tuple[list[pam.CommitmentRow], list[pam.ProgressRow]] | None = None,
 ) -> ComplianceReport:
-    """`loaded`: the commitments and their progress, when the caller has read them already."""
+    """`loaded`: the commitments and their progress, when the caller has read them already.
+    Without series or categories (the alerts need only each index), those are left empty."""
     span = settings.metrics_series_window_days
     points = bucket_ends(window) if with_series else []
     spans = [(p - timedelta(days=span - 1), p) for p in points]
-    day_rows, month_rows = queries.violation_tiers(
+    day_rows, month_rows = queries.party_tiers(
         session,
         principal,
         [(window.date_from, window.date_to), *spans],
         region=window.region,
-        fatality_cap=settings.metrics_fatality_cap,
+        settings=settings,
     )
     commitments, progress = loaded or queries.commitments(session)
     history = pam.histories(progress)
-    by_party = _tiered_by(day_rows, month_rows, settings, lambda r: r.party_id)
-    by_category = _tiered_by(day_rows, month_rows, settings, lambda r: (r.party_id, r.category))
-    categories = sorted({r.category for r in (*day_rows, *month_rows)})
+    by_party = _tiered(day_rows, month_rows)
+    by_category = (
+        queries.violation_categories(session, principal, window) if with_categories else {}
+    )
     if window.party_id is not None:
         wanted = {window.party_id}
     else:
@@ -222,11 +215,7 @@ def compliance_values(
         now, *at_points = pam.due_states(mine, history, [window.date_to, *points])
         index, components = _compliance_at(now, harm, window.date_from, window.date_to, settings)
         in_window = harm.total(window.date_from, window.date_to)
-        per_category = {
-            c: by_category[(party.id, c)].total(window.date_from, window.date_to).incidents
-            for c in categories
-            if (party.id, c) in by_category
-        }
+        per_category = {c: n for (p, c), n in by_category.items() if p == party.id}
         series = [
             ValuePoint(
                 on=p,
@@ -622,6 +611,7 @@ def alerts(
             settings=settings,
             window=w,
             with_series=False,
+            with_categories=False,
             loaded=loaded,
         )
         for w in (now_window, then_window)
@@ -639,17 +629,16 @@ def alerts(
     found += rules.overdue_alerts(pam.overdue_on(commitments, levels, end))
     previous = recent.shifted(settings.alert_recent_days)
 
-    def attributed(w: Window) -> dict[uuid.UUID, int]:
-        counts: dict[uuid.UUID, int] = defaultdict(int)
-        for r in queries.violations(
-            session, principal, w.start_at, w.end_at, region=w.region, fatality_cap=0
-        ):
-            counts[r.party_id] += r.incidents
-        return counts
-
+    periods = [(w.date_from, w.date_to) for w in (recent, previous)]
+    harm = _tiered(
+        *queries.party_tiers(session, principal, periods, region=recent.region, settings=settings)
+    )
+    recent_n, previous_n = (
+        {p: h.total(lo, hi).incidents for p, h in harm.items()} for lo, hi in periods
+    )
     spoilers = rules.possible_spoilers(
-        recent=attributed(recent),
-        previous=attributed(previous),
+        recent=recent_n,
+        previous=previous_n,
         min_incidents=settings.alert_spoiler_min_incidents,
         recent_from=recent.date_from,
         on=end,
