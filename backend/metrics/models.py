@@ -128,10 +128,23 @@ class VerifyDelay(SQLModel, table=True):
     filters by. Kept by triggers on `verification_event` and `incident` (migration 0006)."""
 
     __tablename__ = "metrics_verify_delay"
+    # Each index ends with the visibility rule's columns (0012), checked on the index entry.
     __table_args__ = (
-        sa.Index("ix_metrics_verify_delay_occurred_at", "occurred_at", "delay_s"),
+        sa.Index(
+            "ix_metrics_verify_delay_occurred_at",
+            "occurred_at",
+            "delay_s",
+            "sensitivity",
+            "reported_by",
+        ),
         # A percentile's last step reads the delays of one histogram bucket in order (0010).
-        sa.Index("ix_metrics_verify_delay_delay_s", "delay_s", "occurred_at"),
+        sa.Index(
+            "ix_metrics_verify_delay_delay_s",
+            "delay_s",
+            "occurred_at",
+            "sensitivity",
+            "reported_by",
+        ),
     )
 
     incident_id: uuid.UUID = Field(primary_key=True)
@@ -169,7 +182,8 @@ class VerifyDelayMonth(SQLModel, table=True):
 
 
 # The verification queue (received or in review) by occurrence: the funnel's oldest-in-queue list
-# reads only the queued incidents of its window (migration 0006).
+# reads only the queued incidents of its window (migration 0006), and checks who may read each on
+# the index entry (sensitivity and reporter, migration 0012).
 QUEUE_WHERE = "status IN ('received', 'in_review')"
 _incident = Incident.__table__.c  # type: ignore[attr-defined]
 QUEUE_INDEX = sa.Index(
@@ -177,6 +191,8 @@ QUEUE_INDEX = sa.Index(
     _incident.occurred_at,
     _incident.received_at,
     _incident.id,
+    _incident.sensitivity,
+    _incident.reported_by,
     sqlite_where=sa.text(QUEUE_WHERE),
     postgresql_where=sa.text(QUEUE_WHERE),
 )
