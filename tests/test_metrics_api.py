@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from tests.helpers import API, error_field, incident_body, post, today
 
@@ -354,3 +355,92 @@ def test_every_metrics_route_is_documented_with_its_response_model(client):
     for path in routes:
         ok = paths[path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert ok["$ref"].startswith("#/components/schemas/")
+
+
+# Commitments and parties are read once per change, not once per request (migration 0013): a
+# process keeps them beside their source's stamp, and every way of changing them, through the API
+# or by SQL behind the application's back (another process, a console), changes the stamp in the
+# same transaction, so the next measure reads them again.
+
+
+def _commitment_reads(client, action) -> int:
+    """How many statements `action` makes the app send that read the commitment table."""
+    seen: list[str] = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        if "FROM commitment " in statement or "FROM commitment\n" in statement:
+            seen.append(statement)
+
+    engine = client.app.state.db.engine
+    sa.event.listen(engine, "before_cursor_execute", spy)
+    try:
+        action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", spy)
+    return len(seen)
+
+
+def _due(report: dict, party: str) -> dict:
+    return next(p for p in report["parties"] if p["party"]["id"] == party)["commitments"]
+
+
+def test_commitments_are_read_again_only_after_a_change(client, db, admin, analyst, world):
+    gov = world["gov"]
+    kept = commit(client, admin, world, gov, due_days_ago=10, title="withdraw")
+    first = get(client, "/metrics/compliance", analyst)
+    assert _due(first, gov)["due"] == 1
+
+    # Unchanged: the second request reads no commitment.
+    again = []
+    assert (
+        _commitment_reads(client, lambda: again.append(get(client, "/metrics/compliance", analyst)))
+        == 0
+    )
+    assert again[0] == first
+
+    # Each change through the API is seen by the next request.
+    progress(client, analyst, kept, "complete", 5)
+    seen = []
+    read = _commitment_reads(
+        client, lambda: seen.append(get(client, "/metrics/compliance", analyst))
+    )
+    assert read > 0
+    assert _due(seen[0], gov)["levels"]["complete"] == 1
+    commit(client, admin, world, gov, due_days_ago=3, title="release")
+    assert _due(get(client, "/metrics/compliance", analyst), gov)["due"] == 2
+    moved = client.patch(
+        f"{API}/commitments/{kept['id']}", json={"due_on": "2999-01-01"}, headers=admin
+    )
+    assert moved.status_code == 200, moved.text
+    assert _due(get(client, "/metrics/compliance", analyst), gov)["due"] == 1
+
+    # And a change by SQL from another connection, as another process or a console makes it.
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM commitment_progress")
+    after = _due(get(client, "/metrics/compliance", analyst), gov)
+    assert after["levels"]["complete"] == 0
+
+
+def test_parties_are_read_again_after_a_change(client, db, admin, analyst, world):
+    before = get(client, "/metrics/trust", analyst)
+    assert {p["code"] for p in before["parties"]} == {"GOV", "REB"}
+    renamed = client.patch(f"{API}/parties/{world['reb']}", json={"name": "Front"}, headers=admin)
+    assert renamed.status_code == 200, renamed.text
+    after = get(client, "/metrics/trust", analyst)
+    assert {p["name"] for p in after["parties"]} == {"Government", "Front"}
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE party SET signatory = false WHERE code = 'REB'")
+    assert {p["code"] for p in get(client, "/metrics/trust", analyst)["parties"]} == {"GOV"}
+
+
+def test_a_database_without_stamps_is_read_every_time(client, db, admin, analyst, world):
+    """Stamps cleared (an old backup, a hand-emptied table): nothing is kept, answers stay right."""
+    commit(client, admin, world, world["gov"], due_days_ago=10)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM metrics_source_version")
+    assert _commitment_reads(client, lambda: get(client, "/metrics/compliance", analyst)) > 0
+    assert _commitment_reads(client, lambda: get(client, "/metrics/compliance", analyst)) > 0
+    # The next change stamps the source again, and its reads are kept from then on.
+    commit(client, admin, world, world["gov"], due_days_ago=5)
+    assert _due(get(client, "/metrics/compliance", analyst), world["gov"])["due"] == 2
+    assert _commitment_reads(client, lambda: get(client, "/metrics/compliance", analyst)) == 0

@@ -207,6 +207,21 @@ QUEUE_RECEIVED_INDEX = sa.Index(
 )
 
 
+class SourceVersion(SQLModel, table=True):
+    """A stamp per group of small, slowly changing tables that the measures read whole on every
+    request: `commitments` (commitment, commitment_party, commitment_progress) and `parties`.
+    Triggers on those tables give it a new random value in every transaction that writes them
+    (migration 0013), so a process keeps what it read beside the stamp it read it at and reads
+    again only when the stamp differs (`queries.commitments`, `queries.parties`). Random, not a
+    counter: a database restored from a backup cannot come back to a stamp a process has seen
+    with other rows."""
+
+    __tablename__ = "metrics_source_version"
+
+    source: str = Field(primary_key=True, max_length=32)
+    version: str = Field(max_length=36)
+
+
 class AlertSeen(SQLModel, table=True):
     """Each alert once announced, per audience: the INSERT that adds a row is the one process (of
     however many serve the database) that announces the alert on the live stream.

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -40,6 +40,7 @@ from backend.metrics.models import (
     QUEUE_WHERE,
     IncidentDayRollup,
     IncidentMonthRollup,
+    SourceVersion,
     VerifyDelay,
     VerifyDelayMonth,
     ViolationDayRollup,
@@ -62,6 +63,7 @@ from backend.parties.models import Party
 from backend.surveys.models import PerceptionSurvey
 from backend.vocab import Finding, TrackOutcome, WorkflowStatus
 
+T = TypeVar("T")
 INCIDENT = Incident.__table__.c  # type: ignore[attr-defined]
 R = IncidentDayRollup.__table__.c  # type: ignore[attr-defined]
 V = ViolationDayRollup.__table__.c  # type: ignore[attr-defined]
@@ -123,19 +125,53 @@ def window_where(principal: Principal, window: Window) -> list[sa.ColumnElement[
 
 
 def parties(session: Session, ids: Sequence[uuid.UUID] | None = None) -> list[PartyRef]:
-    stmt = sa.select(col(Party.id), col(Party.code), col(Party.name)).order_by(col(Party.code))
-    if ids is not None:
-        stmt = stmt.where(col(Party.id).in_(list(ids)))
-    return [PartyRef(id=i, code=c, name=n) for i, c, n in _read(session, stmt)]
+    """The parties (those of `ids` only, if given), by code."""
+    wanted = None if ids is None else set(ids)
+    return [p for p, _ in _all_parties(session) if wanted is None or p.id in wanted]
 
 
 def signatories(session: Session) -> list[PartyRef]:
-    stmt = (
-        sa.select(col(Party.id), col(Party.code), col(Party.name))
-        .where(col(Party.signatory).is_(True))
-        .order_by(col(Party.code))
-    )
-    return [PartyRef(id=i, code=c, name=n) for i, c, n in _read(session, stmt)]
+    """The parties that signed, by code."""
+    return [p for p, signed in _all_parties(session) if signed]
+
+
+def _all_parties(session: Session) -> list[tuple[PartyRef, bool]]:
+    """Every party with whether it signed, by code; kept while the parties do not change."""
+
+    def load() -> list[tuple[PartyRef, bool]]:
+        stmt = sa.select(
+            col(Party.id), col(Party.code), col(Party.name), col(Party.signatory)
+        ).order_by(col(Party.code))
+        return [(PartyRef(id=i, code=c, name=n), bool(s)) for i, c, n, s in _read(session, stmt)]
+
+    return _kept(session, "parties", load)
+
+
+# Tables the measures read whole on every request, kept per process with the stamp of their
+# source they were read at (`SourceVersion`, migration 0013): {(database, source): (stamp, rows)}.
+_KEPT: dict[tuple[str, str], tuple[str, Any]] = {}
+_KEPT_MAX = 64  # databases a process may have opened (tests open many): oldest dropped first
+SV = SourceVersion.__table__.c  # type: ignore[attr-defined]
+
+
+def _kept(session: Session, source: str, load: Callable[[], T]) -> T:
+    """What `load()` read from `source`'s tables, read again only if their stamp changed since
+    (or if it has none: a database whose stamps were cleared is read every time). The stamp is
+    read in the caller's transaction, before the rows, so rows are never older than their stamp.
+    Callers must not change what they get: it is shared."""
+    stamp = _read(session, sa.select(SV.version).where(SV.source == source)).scalar_one_or_none()
+    if stamp is None:
+        return load()
+    slot = (session.get_bind().url.render_as_string(hide_password=True), source)
+    kept = _KEPT.get(slot)
+    if kept is not None and kept[0] == stamp:
+        return kept[1]  # type: ignore[no-any-return]
+    value = load()
+    _KEPT.pop(slot, None)
+    while len(_KEPT) >= _KEPT_MAX:
+        _KEPT.pop(next(iter(_KEPT)))
+    _KEPT[slot] = (stamp, value)
+    return value
 
 
 # Agreements and commitments
@@ -153,9 +189,18 @@ def agreements(session: Session, agreement_id: uuid.UUID | None) -> list[tuple[u
 def commitments(
     session: Session, agreement_id: uuid.UUID | None = None
 ) -> tuple[list[CommitmentRow], list[ProgressRow]]:
-    """Every commitment (of one agreement, if given) with its parties, and their progress rows.
+    """Every commitment (of one agreement, if given) with its parties, and their progress rows;
+    kept while no commitment, link or progress row changes (`_kept`)."""
+    rows, history = _kept(session, "commitments", lambda: _read_commitments(session))
+    if agreement_id is None:
+        return list(rows), list(history)
+    mine = [c for c in rows if c.agreement_id == agreement_id]
+    ids = {c.id for c in mine}
+    return mine, [r for r in history if r.commitment_id in ids]
 
-    On SQLite ids are read as text and made into UUIDs once each (`_uuid`): a commitment's id
+
+def _read_commitments(session: Session) -> tuple[list[CommitmentRow], list[ProgressRow]]:
+    """On SQLite ids are read as text and made into UUIDs once each (`_uuid`): a commitment's id
     appears on its row, its links and its progress (PostgreSQL's driver makes UUIDs itself)."""
     as_text = _id_text(session)
     stmt = sa.select(
@@ -175,11 +220,6 @@ def commitments(
         col(CommitmentProgress.changed_on),
         col(CommitmentProgress.created_at),
     )
-    if agreement_id is not None:
-        ids = sa.select(col(Commitment.id)).where(col(Commitment.agreement_id) == agreement_id)
-        stmt = stmt.where(col(Commitment.agreement_id) == agreement_id)
-        links = links.where(col(CommitmentParty.commitment_id).in_(ids))
-        progress = progress.where(col(CommitmentProgress.commitment_id).in_(ids))
     party_ids: dict[uuid.UUID, list[uuid.UUID]] = {}
     for c_id, p_id in _read(session, links.order_by(col(CommitmentParty.party_id))):
         party_ids.setdefault(_uuid(c_id), []).append(_uuid(p_id))
@@ -200,9 +240,6 @@ def commitments(
         for c, lv, on, at in _read(session, progress)
     ]
     return rows, history
-
-
-# Incidents
 
 
 def _readable(principal: Principal) -> list[str]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.metrics.window import WindowPublic
 from backend.vocab import CommitmentCategory, ImplementationLevel
 
 
 class PartyRef(BaseModel):
+    # Frozen: one instance per party is kept across requests (queries.parties) and shared.
+    model_config = ConfigDict(frozen=True)
+
     id: uuid.UUID
     code: str
     name: str
