@@ -199,8 +199,10 @@ def due_states(
     )
     current = dict.fromkeys(ids, ImplementationLevel.not_initiated)
     complete = ImplementationLevel.complete
-    # The tally of the commitments due so far, kept as days pass (not recounted at every point).
+    # The tally of the commitments due so far and the sum of their 0-3 scores (whole numbers,
+    # so the same as summing the tally), kept as days pass (not recounted at every point).
     tally = dict.fromkeys(LEVELS, 0)
+    score_sum = 0
     due_ids: set[uuid.UUID] = set()
     out: list[DueState] = []
     i = due_count = 0
@@ -208,14 +210,17 @@ def due_states(
         while i < len(rows) and rows[i].changed_on <= point:
             row = rows[i]
             if row.commitment_id in due_ids:
-                tally[current[row.commitment_id]] -= 1
+                was = current[row.commitment_id]
+                tally[was] -= 1
                 tally[row.level] += 1
+                score_sum += LEVEL_SCORE[row.level] - LEVEL_SCORE[was]
             current[row.commitment_id] = row.level
             i += 1
         while due_count < len(dated) and dated[due_count].due_on <= point:  # type: ignore[operator]
             c = dated[due_count]
             due_ids.add(c.id)
             tally[current[c.id]] += 1
+            score_sum += LEVEL_SCORE[current[c.id]]
             due_count += 1
         # Overdue: due before the day and not complete; those due on the day itself are last.
         due_today_open = 0
@@ -224,10 +229,6 @@ def due_states(
             due_today_open += current[dated[k].id] is not complete
             k -= 1
         overdue = due_count - tally[complete] - due_today_open
-        score = (
-            sum(LEVEL_SCORE[lv] * n for lv, n in tally.items()) / (3 * due_count)
-            if due_count
-            else None
-        )
+        score = score_sum / (3 * due_count) if due_count else None
         out.append(DueState(score, due_count, dict(tally), overdue, len(dated) - due_count))
     return out

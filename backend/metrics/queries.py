@@ -306,26 +306,37 @@ def _merged(spans: Sequence[Span]) -> list[Span]:
     return out
 
 
-def severity_points(
-    category: Any, incidents: Any, fatalities: Any, settings: Settings
+def severity_points(table: sa.Table, settings: Settings) -> sa.ColumnElement[float]:
+    """The severity points of `table`'s rows (a violation rollup's groups of `incidents` verified
+    incidents of one category with `fatalities` dead each, or raw incident rows, one incident
+    each), summed in SQL: sum(incidents x the category's weight, 1 if it has none) + the fatality
+    weight x sum(incidents x fatalities capped at the fatality cap), from the settings. The one
+    place severity is computed (docs/methodology.md, "Severity")."""
+    weights = tuple(sorted(settings.metrics_category_severity.items()))
+    return _severity(
+        table, weights, float(settings.metrics_fatality_weight), settings.metrics_fatality_cap
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _severity(
+    table: sa.Table, weights: tuple[tuple[str, float], ...], per_death: float, cap: int
 ) -> sa.ColumnElement[float]:
-    """The severity points of rows of `incidents` verified incidents of one `category` with
-    `fatalities` dead each, summed in SQL: sum(incidents x the category's weight, 1 if it has
-    none) + the fatality weight x sum(incidents x fatalities capped at the fatality cap), from
-    the settings. The one place severity is computed (docs/methodology.md, "Severity"); for raw
-    incident rows `incidents` is 1."""
-    weights = settings.metrics_category_severity
+    """`severity_points`, built once per table and settings (an expression is immutable, and
+    building this one was a third of a 90-day compliance's query time)."""
+    c = table.c
+    incidents = c.incidents if "incidents" in c else sa.literal(1)
     weight = (
         sa.case(
-            {c: sa.literal(float(w), sa.Float()) for c, w in weights.items()},
-            value=category,
+            {name: sa.literal(float(w), sa.Float()) for name, w in weights},
+            value=c.category,
             else_=sa.literal(1.0, sa.Float()),
         )
         if weights
         else sa.literal(1.0, sa.Float())
     )
-    dead = sa.func.sum(incidents * capped(fatalities, settings.metrics_fatality_cap))
-    return sa.func.sum(incidents * weight) + float(settings.metrics_fatality_weight) * dead
+    dead = sa.func.sum(incidents * capped(c.fatalities, cap))
+    return sa.func.sum(incidents * weight) + per_death * dead
 
 
 HarmRow = tuple[str, Any, Any, int, int, float]
@@ -419,7 +430,7 @@ def _harm_rows(
             target,
             sa.cast(sa.func.sum(table.incidents), sa.BigInteger),
             sa.cast(sa.func.sum(table.incidents * table.fatalities), sa.BigInteger),
-            severity_points(table.category, table.incidents, table.fatalities, settings),
+            severity_points(period.table, settings),
         )
         .where(sa.or_(*(period.between(lo, hi) for lo, hi in spans)))
         # One range in the order of the primary key: SQLite groups as it reads it, unsorted.
@@ -451,7 +462,7 @@ def _harm_rows(
             as_text(INCIDENT.target_party_id) if by_target else sa.null(),
             sa.func.count(),
             sa.func.coalesce(sa.func.sum(INCIDENT.fatalities), 0),
-            severity_points(INCIDENT.category, sa.literal(1), INCIDENT.fatalities, settings),
+            severity_points(Incident.__table__, settings),  # type: ignore[attr-defined]
         )
         .where(
             sa.or_(*within),

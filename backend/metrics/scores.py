@@ -62,6 +62,7 @@ class HarmIndex:
         for h in self.harm:
             n, dead, points = self.sums[-1]
             self.sums.append((n + h.incidents, dead + h.fatalities, points + h.points))
+        self.point_sums = [points for _, _, points in self.sums]
 
     def _span(self, start: date, end: date) -> tuple[int, int]:
         return bisect_left(self.days, start), bisect_right(self.days, end)
@@ -75,6 +76,11 @@ class HarmIndex:
         lo, hi = self._span(start, end)
         (n0, d0, p0), (n1, d1, p1) = self.sums[lo], self.sums[hi]
         return DayHarm(end, n1 - n0, d1 - d0, p1 - p0)
+
+    def points(self, start: date, end: date) -> float:
+        """`total(start, end).points` alone (a series point needs no counts)."""
+        sums = self.point_sums
+        return sums[bisect_right(self.days, end)] - sums[bisect_left(self.days, start)]
 
 
 class TieredHarm:
@@ -99,6 +105,15 @@ class TieredHarm:
             points += term.sign * part.points
         # A month less its days can leave a float residue (1e-15) where there is no harm.
         return DayHarm(end, n, dead, round(points, 9))
+
+    def points(self, start: date, end: date) -> float:
+        """`total(start, end).points` alone, the same float (a series point needs no counts)."""
+        points = 0.0
+        for term in windows.month_terms(start, end):
+            points += term.sign * (self.months if term.months else self.days).points(
+                term.lo, term.hi
+            )
+        return round(points, 9)
 
 
 def harm_by_key_day(
@@ -233,6 +248,26 @@ def weighted(parts: Iterable[tuple[float | None, float]]) -> float:
     return total
 
 
+def _violation_score(per_30_days: float, settings: Settings) -> float:
+    return halving(per_30_days, settings.compliance_violation_half_point)
+
+
+def compliance_value(
+    *, commitment_score: float | None, points: float, days: int, settings: Settings
+) -> float:
+    """`compliance_index`'s value alone, the same float, from the window's severity `points`:
+    what each point of a series needs."""
+    return weighted(
+        (
+            (commitment_score, settings.compliance_weight_commitments),
+            (
+                _violation_score(points * 30.0 / days, settings),
+                settings.compliance_weight_violations,
+            ),
+        )
+    )
+
+
 def compliance_index(
     *,
     commitment_score: float | None,
@@ -251,7 +286,7 @@ def compliance_index(
     rows = list(harm)
     points = sum(h.points for h in rows)
     per_30_days = points * 30.0 / days
-    violation_score = halving(per_30_days, settings.compliance_violation_half_point)
+    violation_score = _violation_score(per_30_days, settings)
     return combine(
         [
             (

@@ -46,6 +46,7 @@ from backend.metrics.scores import (
     Perception,
     TieredHarm,
     compliance_index,
+    compliance_value,
     decayed_harm,
     harm_by_key_day,
     trust_pair,
@@ -147,21 +148,14 @@ def _tiered(
 
 
 def _compliance_at(
-    state: pam.DueState,
-    harm: HarmIndex | TieredHarm,
-    start: date,
-    end: date,
-    settings: Settings,
-    explain: bool = True,
+    state: pam.DueState, harm: TieredHarm, start: date, end: date, settings: Settings
 ) -> tuple[float, list[Component]]:
     return compliance_index(
         commitment_score=state.score,
-        # Counts only for an explained value (a series point needs its value alone).
-        commitment_counts=_counts_dict(state) if explain else {},
+        commitment_counts=_counts_dict(state),
         harm=[harm.total(start, end)],
         days=(end - start).days + 1,
         settings=settings,
-        explain=explain,
     )
 
 
@@ -219,7 +213,12 @@ def compliance_values(
         series = [
             ValuePoint(
                 on=p,
-                value=_compliance_at(state, harm, lo, p, settings, explain=False)[0],
+                value=compliance_value(
+                    commitment_score=state.score,
+                    points=harm.points(lo, p),
+                    days=(p - lo).days + 1,
+                    settings=settings,
+                ),
             )
             for (lo, p), state in zip(spans, at_points, strict=True)
         ]
