@@ -162,7 +162,7 @@ def _kept(session: Session, source: str, load: Callable[[], T]) -> T:
     stamp = _read(session, sa.select(SV.version).where(SV.source == source)).scalar_one_or_none()
     if stamp is None:
         return load()
-    slot = (session.get_bind().url.render_as_string(hide_password=True), source)
+    slot = (session.get_bind().engine.url.render_as_string(hide_password=True), source)
     kept = _KEPT.get(slot)
     if kept is not None and kept[0] == stamp:
         return kept[1]  # type: ignore[no-any-return]
