@@ -444,3 +444,23 @@ def test_a_database_without_stamps_is_read_every_time(client, db, admin, analyst
     commit(client, admin, world, world["gov"], due_days_ago=5)
     assert _due(get(client, "/metrics/compliance", analyst), world["gov"])["due"] == 2
     assert _commitment_reads(client, lambda: get(client, "/metrics/compliance", analyst)) == 0
+
+
+def test_track_activities_are_read_again_after_a_change(client, db, admin, analyst, world):
+    gov, reb = world["gov"], world["reb"]
+    talks = {"track": "track_1", "kind": "formal_talks", "party_ids": [gov, reb]}
+    body = {**talks, "title": "Talks", "occurred_on": day_ago(2), "outcome": "cancelled"}
+    post(client, f"{API}/track-activities", body, analyst)
+
+    def engagement() -> float | None:
+        [pair] = get(client, "/metrics/trust", admin)["pairs"]
+        return {c["name"]: c for c in pair["components"]}["engagement"]["score"]
+
+    assert engagement() == 0.0
+    assert engagement() == 0.0  # kept
+    with db.engine.begin() as conn:  # as another process or a console would
+        conn.exec_driver_sql("UPDATE track_activity SET outcome = 'held'")
+    assert engagement() == 1.0
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM track_activity_party")
+    assert engagement() is None

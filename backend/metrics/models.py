@@ -209,10 +209,12 @@ QUEUE_RECEIVED_INDEX = sa.Index(
 
 class SourceVersion(SQLModel, table=True):
     """A stamp per group of small, slowly changing tables that the measures read whole on every
-    request: `commitments` (commitment, commitment_party, commitment_progress) and `parties`.
+    request: `commitments` (commitment, commitment_party, commitment_progress), `parties` and
+    `tracks` (track_activity, track_activity_party).
     Triggers on those tables give it a new random value in every transaction that writes them
     (migration 0013), so a process keeps what it read beside the stamp it read it at and reads
-    again only when the stamp differs (`queries.commitments`, `queries.parties`). Random, not a
+    again only when the stamp differs (`queries.commitments`, `queries.parties`,
+    `queries.engagements`). Random, not a
     counter: a database restored from a backup cannot come back to a stamp a process has seen
     with other rows."""
 

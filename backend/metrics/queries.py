@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import functools
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from backend.agreements.models import Agreement, Commitment, CommitmentParty, CommitmentProgress
@@ -1010,31 +1012,44 @@ def track_rows_by_party(session: Session, window: Window) -> list[tuple[uuid.UUI
 
 def engagements(
     session: Session, date_from: date, date_to: date
-) -> list[tuple[frozenset[uuid.UUID], Engagement]]:
-    """Each activity of the period with the set of parties in it, in order of day."""
-    t, link = TrackActivity, TrackActivityParty
+) -> list[tuple[uuid.UUID, uuid.UUID, Engagement]]:
+    """Each activity of the period once per pair of parties in it: (party, other party, the
+    activity), the pair in the order of their ids (`a < b`), in order of day. Every activity is
+    kept while none changes (`_kept`), and the period's found by bisection."""
+    every = _kept(session, "tracks", lambda: _read_engagements(session))
+    days = [e.day for _, _, e in every]
+    return every[bisect_left(days, date_from) : bisect_right(days, date_to)]
+
+
+def _read_engagements(session: Session) -> list[tuple[uuid.UUID, uuid.UUID, Engagement]]:
+    """Every activity once per pair of its parties, in order of day. The pairs are made in SQL
+    (the activity's links joined to themselves), so an activity of two parties is one row."""
+    t = TrackActivity
+    one, other = aliased(TrackActivityParty), aliased(TrackActivityParty)
     as_text = _id_text(session)
     stmt = (
-        # Ids, day, track and outcome as text, each distinct value made into its type once
-        # (ten years: some 2,000 rows of a few hundred distinct values).
+        # Day, track and outcome as text, each distinct value made into its type once, and each
+        # party's id made into a UUID once (`_uuid`; ten years: a thousand activities).
         sa.select(
-            as_text(col(t.id)),
+            as_text(col(one.party_id)),
+            as_text(col(other.party_id)),
             sa.cast(col(t.occurred_on), sa.String),
             sa.cast(col(t.track), sa.String),
             sa.cast(col(t.outcome), sa.String),
-            as_text(col(link.party_id)),
         )
-        .join(link, col(link.track_activity_id) == col(t.id))
-        .where(col(t.occurred_on) >= date_from, col(t.occurred_on) <= date_to)
+        .join(one, col(one.track_activity_id) == col(t.id))
+        .join(
+            other,
+            sa.and_(
+                col(other.track_activity_id) == col(t.id), col(one.party_id) < col(other.party_id)
+            ),
+        )
         .order_by(col(t.occurred_on), col(t.id))
     )
-    found: dict[Any, tuple[set[uuid.UUID], Engagement]] = {}
-    for a_id, day, track, outcome, party in _read(session, stmt).all():
-        entry = found.get(a_id)
-        if entry is None:
-            entry = found[a_id] = (set(), _engagement(day, track, outcome))
-        entry[0].add(_uuid(party))
-    return [(frozenset(ps), e) for ps, e in found.values()]
+    return [
+        (_uuid(a), _uuid(b), _engagement(day, track, outcome))
+        for a, b, day, track, outcome in _read(session, stmt)
+    ]
 
 
 @functools.lru_cache(maxsize=4096)

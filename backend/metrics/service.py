@@ -339,11 +339,8 @@ def trust(
     ):
         surveys[_pair(a, b)].append(survey)
     talks: dict[tuple[uuid.UUID, uuid.UUID], list[Engagement]] = defaultdict(list)
-    for involved, act in sorted(activities, key=lambda a: a[1].day):
-        for a in involved:
-            for b in involved:
-                if a < b:
-                    talks[(a, b)].append(act)
+    for a, b, act in activities:  # in order of day
+        talks[(a, b)].append(act)
 
     talk_days = {pair: [e.day for e in acts] for pair, acts in talks.items()}
     survey_days = {pair: [p.day for p in heard] for pair, heard in surveys.items()}
