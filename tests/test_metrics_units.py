@@ -285,6 +285,10 @@ def test_ddr_progress_and_verified_share():
     assert (line.target, line.achieved, line.progress, line.verified_share) == (200, 100, 0.5, 0.6)
     series = flows.ddr_cumulative(done, [date(2026, 1, d) for d in (1, 2, 3)])
     assert [p.cumulative for p in series["weapons_collected"]] == [60, 60, 100]
+    # By steps (a week, say): what each step achieved, and the total at its last day.
+    weekly = flows.ddr_cumulative(done, [date(2026, 1, 2), date(2026, 1, 9)])
+    points = weekly["weapons_collected"]
+    assert [(p.on.day, p.achieved, p.cumulative) for p in points] == [(2, 60, 60), (9, 40, 100)]
     assert [line.key for line in flows.ddr_lines(goals, done, flows.phase_of)] == ["disarmament"]
 
 

@@ -87,17 +87,24 @@ def phase_of(row: DdrGoal | DdrAchieved) -> str:
     return INDICATOR_PHASE[row.indicator].value
 
 
-def ddr_cumulative(done: Sequence[DdrAchieved], days: Sequence[date]) -> dict[str, list[DdrPoint]]:
-    """Per indicator, achieved on each of `days` and the running total since the window began."""
+def ddr_cumulative(done: Sequence[DdrAchieved], ends: Sequence[date]) -> dict[str, list[DdrPoint]]:
+    """Per indicator, at the last day of each step of the series (`ends`, ascending: every day,
+    week or month of the window): achieved in the step and the running total since the window
+    began. One point per step, not per day: ten years by month are 120 points, not 3,650."""
     per: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for a in done:
         per[a.indicator.value][a.day] += a.quantity
     out: dict[str, list[DdrPoint]] = {}
     for indicator, by_day in sorted(per.items()):
-        total, points = 0, []
-        for day in days:
-            total += by_day.get(day, 0)
-            points.append(DdrPoint(on=day, achieved=by_day.get(day, 0), cumulative=total))
+        days = sorted(by_day.items())
+        total, i, points = 0, 0, []
+        for end in ends:
+            step = 0
+            while i < len(days) and days[i][0] <= end:
+                step += days[i][1]
+                i += 1
+            total += step
+            points.append(DdrPoint(on=end, achieved=step, cumulative=total))
         out[indicator] = points
     return out
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 import functools
 import uuid
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from backend.agreements.models import Agreement, Commitment, CommitmentParty, CommitmentProgress
@@ -973,82 +974,100 @@ def ddr_achieved(session: Session, window: Window) -> list[DdrAchieved]:
 # Tracks
 
 
-def _activities(window: Window) -> list[sa.ColumnElement[bool]]:
-    return [
-        col(TrackActivity.occurred_on) >= window.date_from,
-        col(TrackActivity.occurred_on) <= window.date_to,
+@dataclass(frozen=True, slots=True)
+class Activities:
+    """Every track activity in order of day, as one read of the two tables gives them: each with
+    its parties in order of id (`items`, `days`), and once per pair of its parties (`pairs`,
+    `pair_days`; a party before the other in order of id, as trust keys its pairs)."""
+
+    items: list[tuple[Engagement, tuple[uuid.UUID, ...]]]
+    days: list[date]
+    pairs: list[tuple[uuid.UUID, uuid.UUID, Engagement]]
+    pair_days: list[date]
+
+    def between(self, lo: date, hi: date) -> list[tuple[Engagement, tuple[uuid.UUID, ...]]]:
+        return self.items[bisect_left(self.days, lo) : bisect_right(self.days, hi)]
+
+
+def activities(session: Session) -> Activities:
+    """Every track activity with its parties; kept while none changes (`_kept`): tracks and
+    trust read them whole (ten years: 1,000 activities, 2,000 links), and they change far less
+    often than they are read."""
+    return _kept(session, "tracks", lambda: _read_activities(session))
+
+
+def _read_activities(session: Session) -> Activities:
+    t, link = TrackActivity, TrackActivityParty
+    as_text = _id_text(session)
+    stmt = (
+        # Day, track and outcome as text, each distinct value made into its type once
+        # (`_engagement`), each party's id made into a UUID once (`_uuid`).
+        sa.select(
+            as_text(col(t.id)),
+            sa.cast(col(t.occurred_on), sa.String),
+            sa.cast(col(t.track), sa.String),
+            sa.cast(col(t.outcome), sa.String),
+            as_text(col(link.party_id)),
+        )
+        .outerjoin(link, col(link.track_activity_id) == col(t.id))
+        .order_by(col(t.occurred_on), col(t.id))
+    )
+    items: list[tuple[Engagement, tuple[uuid.UUID, ...]]] = []
+    parties: list[uuid.UUID] = []
+    last: Any = None
+    for a_id, day, track, outcome, party in _read(session, stmt):
+        if a_id != last:
+            if items:
+                items[-1] = (items[-1][0], tuple(sorted(parties)))
+            items.append((_engagement(day, track, outcome), ()))
+            parties, last = [], a_id
+        if party is not None:
+            parties.append(_uuid(party))
+    if items:
+        items[-1] = (items[-1][0], tuple(sorted(parties)))
+    pairs = [
+        (a, b, act)
+        for act, involved in items
+        for i, a in enumerate(involved)
+        for b in involved[i + 1 :]
     ]
+    return Activities(
+        items=items,
+        days=[act.day for act, _ in items],
+        pairs=pairs,
+        pair_days=[act.day for _, _, act in pairs],
+    )
 
 
 def track_rows(session: Session, window: Window) -> list[TrackAgg]:
-    t = TrackActivity
-    stmt = (
-        sa.select(col(t.occurred_on), col(t.track), col(t.outcome), sa.func.count())
-        .where(*_activities(window))
-        .group_by(col(t.occurred_on), col(t.track), col(t.outcome))
-    )
-    if window.party_id is not None:
-        linked = sa.select(col(TrackActivityParty.track_activity_id)).where(
-            col(TrackActivityParty.party_id) == window.party_id
-        )
-        stmt = stmt.where(col(t.id).in_(linked))
-    return [TrackAgg(d, tr.value, o, n) for d, tr, o, n in _read(session, stmt)]
+    """The window's activities counted per day, track and outcome (those of its party only, if
+    it has one)."""
+    counted: Counter[tuple[date, str, TrackOutcome]] = Counter()
+    for act, involved in activities(session).between(window.date_from, window.date_to):
+        if window.party_id is None or window.party_id in involved:
+            counted[(act.day, act.track, act.outcome)] += 1
+    return [TrackAgg(d, track, outcome, n) for (d, track, outcome), n in counted.items()]
 
 
 def track_rows_by_party(session: Session, window: Window) -> list[tuple[uuid.UUID, TrackAgg]]:
-    t, link = TrackActivity, TrackActivityParty
-    stmt = (
-        sa.select(
-            col(link.party_id), col(t.occurred_on), col(t.track), col(t.outcome), sa.func.count()
-        )
-        .join(link, col(link.track_activity_id) == col(t.id))
-        .where(*_activities(window))
-        .group_by(col(link.party_id), col(t.occurred_on), col(t.track), col(t.outcome))
-    )
-    if window.party_id is not None:
-        stmt = stmt.where(col(link.party_id) == window.party_id)
-    return [(p, TrackAgg(d, tr.value, o, n)) for p, d, tr, o, n in _read(session, stmt)]
+    """The window's activities counted per party in them, day, track and outcome (its party's
+    only, if it has one)."""
+    counted: Counter[tuple[uuid.UUID, date, str, TrackOutcome]] = Counter()
+    for act, involved in activities(session).between(window.date_from, window.date_to):
+        for party in involved:
+            if window.party_id is None or party == window.party_id:
+                counted[(party, act.day, act.track, act.outcome)] += 1
+    return [(p, TrackAgg(d, track, outcome, n)) for (p, d, track, outcome), n in counted.items()]
 
 
 def engagements(
     session: Session, date_from: date, date_to: date
 ) -> list[tuple[uuid.UUID, uuid.UUID, Engagement]]:
     """Each activity of the period once per pair of parties in it: (party, other party, the
-    activity), the pair in the order of their ids (`a < b`), in order of day. Every activity is
-    kept while none changes (`_kept`), and the period's found by bisection."""
-    every = _kept(session, "tracks", lambda: _read_engagements(session))
-    days = [e.day for _, _, e in every]
-    return every[bisect_left(days, date_from) : bisect_right(days, date_to)]
-
-
-def _read_engagements(session: Session) -> list[tuple[uuid.UUID, uuid.UUID, Engagement]]:
-    """Every activity once per pair of its parties, in order of day. The pairs are made in SQL
-    (the activity's links joined to themselves), so an activity of two parties is one row."""
-    t = TrackActivity
-    one, other = aliased(TrackActivityParty), aliased(TrackActivityParty)
-    as_text = _id_text(session)
-    stmt = (
-        # Day, track and outcome as text, each distinct value made into its type once, and each
-        # party's id made into a UUID once (`_uuid`; ten years: a thousand activities).
-        sa.select(
-            as_text(col(one.party_id)),
-            as_text(col(other.party_id)),
-            sa.cast(col(t.occurred_on), sa.String),
-            sa.cast(col(t.track), sa.String),
-            sa.cast(col(t.outcome), sa.String),
-        )
-        .join(one, col(one.track_activity_id) == col(t.id))
-        .join(
-            other,
-            sa.and_(
-                col(other.track_activity_id) == col(t.id), col(one.party_id) < col(other.party_id)
-            ),
-        )
-        .order_by(col(t.occurred_on), col(t.id))
-    )
-    return [
-        (_uuid(a), _uuid(b), _engagement(day, track, outcome))
-        for a, b, day, track, outcome in _read(session, stmt)
+    activity), the pair in the order of their ids (`a < b`), in order of day."""
+    every = activities(session)
+    return every.pairs[
+        bisect_left(every.pair_days, date_from) : bisect_right(every.pair_days, date_to)
     ]
 
 

@@ -163,9 +163,9 @@ class DdrProgress(BaseModel):
 
 
 class DdrPoint(BaseModel):
-    on: date
-    achieved: int
-    cumulative: int
+    on: date = Field(description="Last day of the series step")
+    achieved: int = Field(description="Achieved in the step")
+    cumulative: int = Field(description="Achieved since the window began, to the end of the step")
 
 
 class DdrReport(BaseModel):

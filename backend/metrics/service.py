@@ -57,7 +57,6 @@ from backend.metrics.window import (
     bucket_ends,
     bucket_of,
     bucket_starts,
-    days_of,
     resolve_window,
 )
 
@@ -444,7 +443,7 @@ def ddr(
         by_phase=flows.ddr_lines(goals, done, flows.phase_of),
         by_party=flows.ddr_lines(goals, done, lambda r: str(r.party_id)),
         by_site=flows.ddr_lines(goals, done, lambda r: r.site),
-        series=flows.ddr_cumulative(done, list(days_of(window))),
+        series=flows.ddr_cumulative(done, bucket_ends(window)),
     )
 
 
@@ -507,14 +506,15 @@ def tracks(
     by_track: dict[str, list[flows.TrackAgg]] = defaultdict(list)
     for r in rows:
         by_track[r.track].append(r)
-    by_party: dict[str, list[flows.TrackAgg]] = defaultdict(list)
+    by_party: dict[uuid.UUID, list[flows.TrackAgg]] = defaultdict(list)
     for party, r in per_party:
-        by_party[str(party)].append(r)
+        by_party[party].append(r)
+    party_lines = sorted((str(k), v) for k, v in by_party.items())
     return TracksReport(
         window=window.public(all_incidents=principal.sees_everything),
         overall=flows.track_line("all", rows),
         by_track=[flows.track_line(k, v) for k, v in sorted(by_track.items())],
-        by_party=[flows.track_line(k, v) for k, v in sorted(by_party.items())],
+        by_party=[flows.track_line(k, v) for k, v in party_lines],
         series=flows.track_series(rows, bucket_starts(window), window.interval),
     )
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -148,11 +147,6 @@ def bucket_ends(window: Window) -> list[date]:
     starts = bucket_starts(window)
     ends = [s - timedelta(days=1) for s in starts[1:]] + [window.date_to]
     return ends
-
-
-def days_of(window: Window) -> Iterable[date]:
-    for n in range(window.days):
-        yield window.date_from + timedelta(days=n)
 
 
 def month_start(day: date) -> date:
