@@ -68,14 +68,14 @@ def ddr_lines(
     key: Callable[[DdrGoal | DdrAchieved], str | None],
 ) -> list[DdrProgress]:
     """Target against achieved per value of `key` (indicator, phase, party or site)."""
-    keys = sorted({key(x) or "" for x in (*goals, *done)})
+    targets: dict[str, list[DdrGoal]] = defaultdict(list)
+    achieved: dict[str, list[DdrAchieved]] = defaultdict(list)
+    for g in goals:
+        targets[key(g) or ""].append(g)
+    for a in done:
+        achieved[key(a) or ""].append(a)
     return [
-        _ddr_line(
-            k,
-            [g for g in goals if (key(g) or "") == k],
-            [a for a in done if (key(a) or "") == k],
-        )
-        for k in keys
+        _ddr_line(k, targets.get(k, []), achieved.get(k, [])) for k in sorted({*targets, *achieved})
     ]
 
 
