@@ -245,6 +245,9 @@ def _read_commitments(session: Session) -> tuple[list[CommitmentRow], list[Progr
     return rows, history
 
 
+# Incidents
+
+
 def _readable(principal: Principal) -> list[str]:
     return [s.value for s in principal.readable_sensitivities]
 
@@ -429,8 +432,10 @@ def _harm_rows(
     stmt = (
         sa.select(
             on,
+            # Ids as text on SQLite, made into UUIDs once per party (`party_of`).
             as_text(table.attributed_party_id),
             target,
+            # As integers: PostgreSQL sums bigints into numeric, a Decimal per value in Python.
             sa.cast(sa.func.sum(table.incidents), sa.BigInteger),
             sa.cast(sa.func.sum(table.incidents * table.fatalities), sa.BigInteger),
             severity_points(period.table, settings),

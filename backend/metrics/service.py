@@ -137,7 +137,10 @@ def _tiered(
     day_rows: Sequence[queries.HarmRow], month_rows: Sequence[queries.HarmRow]
 ) -> dict[uuid.UUID, TieredHarm]:
     """Each party's harm of both tiers (`queries.party_tiers`), summable over any range."""
-    party: Callable[[Any, Any], uuid.UUID] = lambda p, _: queries.party_of(p)  # noqa: E731
+
+    def party(p: Any, _: Any) -> uuid.UUID:
+        return queries.party_of(p)
+
     days = harm_by_key_day(day_rows, party, queries.day_of)
     months = harm_by_key_day(month_rows, party, queries.day_of)
     return {
