@@ -73,7 +73,11 @@ def whole_percentages(counts: Mapping[ImplementationLevel, int]) -> dict[Impleme
 
 def level_shares(levels: Iterable[ImplementationLevel]) -> LevelShares:
     """PAM's distribution of commitments over the four levels, and its weighted score."""
-    tally = Counter(levels)
+    return level_shares_of(Counter(levels))
+
+
+def level_shares_of(tally: Mapping[ImplementationLevel, int]) -> LevelShares:
+    """`level_shares` of commitments already counted per level (a series keeps the tally)."""
     counts = {lv: tally.get(lv, 0) for lv in LEVELS}
     total = sum(counts.values())
     shares = {lv: (n / total if total else 0.0) for lv, n in counts.items()}
@@ -160,7 +164,7 @@ def series(
             current[row.commitment_id] = row.level
             tally[row.level] += 1
             i += 1
-        out.append(ImplementationPoint(on=point, levels=level_shares(tally.elements())))
+        out.append(ImplementationPoint(on=point, levels=level_shares_of(tally)))
     return out
 
 

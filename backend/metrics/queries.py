@@ -550,12 +550,10 @@ def _sqlite(session: Session) -> bool:
 
 
 def _id_text(session: Session) -> Any:
-    """How to read an id column: as text on SQLite, where SQLAlchemy would make a UUID from its
-    hex at every row (`_uuid` then makes one per distinct id); as it comes on PostgreSQL, whose
-    driver makes the UUID."""
-    if _sqlite(session):
-        return lambda column: sa.cast(column, sa.String)
-    return lambda column: column
+    """How to read an id column of many rows: as text, made into a UUID once per distinct id
+    (`_uuid`), where SQLAlchemy (SQLite: from its hex) or the driver (PostgreSQL) would make a
+    UUID at every row (ten years of trust evidence on PostgreSQL: 13,000 UUIDs, 20 ms)."""
+    return lambda column: sa.cast(column, sa.String)
 
 
 def party_of(value: Any) -> uuid.UUID:
