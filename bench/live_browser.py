@@ -17,7 +17,8 @@ of the sync that carried it).
 The feed shows the latest 12. At 200 events/s a page redraws a few times a second, so most
 events are already superseded by newer ones when the page draws: an event counts as on the
 page when it, or an event answered after it, first shows. "Lost" counts events no page ever
-covered, and the last check is that each page ends showing the 12 newest, in order.
+covered, and the last check is that each page ends showing the 12 newest, in order (the feed's
+order, received_at then id, read from the database).
 
 Baseline, in the same run, with the same browsers and load: the bench.live echo server's bare
 page (one native EventSource that prepends each notice to a list; no Dash, no database).
@@ -87,6 +88,26 @@ class Target:
     post_path: str
     token: str | None
     pid: int
+    # The database whose newest incidents, in the feed's order, each page must end on; None: the
+    # events in the order they were answered (the bare page lists them as published).
+    database_url: str | None = None
+
+
+def newest_stored(url: str, n: int) -> list[str]:
+    """The ids of the `n` newest incidents in the feed's order (received_at, then id, newest
+    first): with several requests in flight, the order they were answered in need not be it."""
+    import sqlalchemy as sa
+
+    from backend.incidents.models import Incident
+
+    engine = sa.create_engine(url)
+    try:
+        t = Incident.__table__  # type: ignore[attr-defined]
+        stmt = sa.select(t.c.id).order_by(t.c.received_at.desc(), t.c.id.desc()).limit(n)
+        with engine.connect() as conn:
+            return [str(i) for i in conn.execute(stmt).scalars()]
+    finally:
+        engine.dispose()
 
 
 def chromium(headless_size: str = "1280,900", binary: str | None = None) -> Any:
@@ -276,7 +297,10 @@ def measure(
     time.sleep(3)  # stragglers
     latencies: list[float] = []
     direct = lost = final_ok = 0
-    newest = [i for i, _ in answered[-FEED_SIZE:]][::-1]
+    if target.database_url is not None:
+        newest = newest_stored(target.database_url, FEED_SIZE)
+    else:
+        newest = [i for i, _ in answered[-FEED_SIZE:]][::-1]
     for d in drivers:
         seen: dict[str, float] = d.execute_script("return window.benchSeen")
         # Walking back from the newest: an event is covered by the first showing of itself or
@@ -355,7 +379,8 @@ def run(args: argparse.Namespace) -> int:
             bare = Target("baseline: bare EventSource page", f"http://127.0.0.1:{echo.port}",
                           "#feed", ".item", "/publish", None, echo.proc.pid)  # fmt: skip
             dash = Target("PeaceWatch Overview (Dash)", f"http://127.0.0.1:{real.port}",
-                          "#ov-feed", ".feed-item", f"{API}/incidents", token, real.proc.pid)  # fmt: skip
+                          "#ov-feed", ".feed-item", f"{API}/incidents", token, real.proc.pid,
+                          url)  # fmt: skip
             most = max(n for n, _ in args.scenarios)
             say(f"  starting {most} Chromium ...")
             with ThreadPoolExecutor(4) as pool:
