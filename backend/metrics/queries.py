@@ -14,6 +14,7 @@ index `ix_incident_queue` (see docs/methodology.md).
 from __future__ import annotations
 
 import functools
+import threading
 import uuid
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -154,6 +155,7 @@ def _all_parties(session: Session) -> list[tuple[PartyRef, bool]]:
 # source they were read at (`SourceVersion`, migration 0013): {(database, source): (stamp, rows)}.
 _KEPT: dict[tuple[str, str], tuple[str, Any]] = {}
 _KEPT_MAX = 64  # databases a process may have opened (tests open many): oldest dropped first
+_KEEPING = threading.Lock()  # requests run in threads: one changes the dict at a time
 SV = SourceVersion.__table__.c  # type: ignore[attr-defined]
 
 
@@ -170,10 +172,11 @@ def _kept(session: Session, source: str, load: Callable[[], T]) -> T:
     if kept is not None and kept[0] == stamp:
         return kept[1]  # type: ignore[no-any-return]
     value = load()
-    _KEPT.pop(slot, None)
-    while len(_KEPT) >= _KEPT_MAX:
-        _KEPT.pop(next(iter(_KEPT)))
-    _KEPT[slot] = (stamp, value)
+    with _KEEPING:
+        _KEPT.pop(slot, None)
+        while len(_KEPT) >= _KEPT_MAX:
+            _KEPT.pop(next(iter(_KEPT)))
+        _KEPT[slot] = (stamp, value)
     return value
 
 
