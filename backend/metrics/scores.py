@@ -89,7 +89,7 @@ class TieredHarm:
     and whole months (`months`, a HarmIndex of monthly sums dated by the month's first day).
 
     A range is summed as `window.month_terms` splits it (whole months, days, and days subtracted
-    from a month the range mostly covers); the rows read (queries.violation_tiers) are those
+    from a month the range mostly covers); the rows read (queries.party_tiers) are those
     terms', so a ten-year window needs some 120 months and a few days, not 3,650 days."""
 
     def __init__(self, days: HarmIndex, months: HarmIndex) -> None:
