@@ -548,10 +548,6 @@ def _uuid(value: Any) -> uuid.UUID:
     return value if isinstance(value, uuid.UUID) else _uuid_of(str(value))
 
 
-def _sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def _id_text(session: Session) -> Any:
     """How to read an id column of many rows: as text, made into a UUID once per distinct id
     (`_uuid`), where SQLAlchemy (SQLite: from its hex) or the driver (PostgreSQL) would make a
