@@ -7,7 +7,7 @@ import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
+from starlette.routing import NoMatchFound, compile_path
 
 from backend import __version__
 from backend.agreements.router import router as agreements_router
@@ -192,6 +192,15 @@ def _api_router() -> APIRouter:
 
 
 @functools.cache  # once per process, so apps made and dropped later (tests) stay collectable
+def _prepare_routes(app: FastAPI) -> None:
+    """FastAPI prepares its routes (a pydantic validator per model, half a second for ours, seconds
+    on a loaded host) on the first request, on the event loop, where it stalls every request and
+    stream meanwhile (it stalled fuzz requests past 10 s in CI). Prepare them at startup instead:
+    looking up a name that no route has walks every route."""
+    with suppress(NoMatchFound):
+        app.url_path_for("peacewatch: prepare every route")
+
+
 def _freeze_startup_objects() -> None:
     """What the first startup loaded lives as long as the process: keep it out of the garbage
     collector's full passes, each of which scanned some 200,000 objects (50-100 ms, the p95 of
@@ -214,6 +223,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.alert_watch_enabled
             else None
         )
+        _prepare_routes(app)
         _freeze_startup_objects()
         try:
             yield

@@ -69,8 +69,9 @@ def _config(*, max_examples: int, coverage: bool) -> SchemathesisConfig:
                 },
             },
             "phases": {"examples": {"enabled": True}, "coverage": {"enabled": coverage}},
-            # A request's answer, however slow the host: these tests check rules, not speed (on a
-            # loaded CI host two PostgreSQL runs each saw one request stall about 10 s, the default).
+            # A request's answer, however slow the host: these tests check rules, not speed. (Two
+            # CI runs each saw one first request stall past the default 10 s: FastAPI prepared
+            # every route on it, on the event loop. The app now does that at startup.)
             "request-timeout": 60,
             # The live stream never ends (its heartbeats are comments, not events): read what
             # comes within a second, then hang up.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import fastapi.routing
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,6 +26,25 @@ def test_healthz_says_503_when_the_database_is_unreachable():
         response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+
+
+def test_routes_are_prepared_at_startup_not_on_the_first_request(settings, db, monkeypatch):
+    # FastAPI prepares a route's models on the first request otherwise, on the event loop: seconds
+    # on a loaded host, with every other request and stream stalled meanwhile.
+    prepared: list[str] = []
+    prepare = fastapi.routing._populate_api_route_state
+
+    def counted(route: object, path: str, *args: object, **kwargs: object) -> None:
+        prepared.append(path)
+        prepare(route, path, *args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "_populate_api_route_state", counted)
+    with TestClient(create_app(settings)) as client:
+        at_startup = list(prepared)
+        assert client.get("/api/v1/metrics/trust").status_code == 401
+        assert client.get("/api/v1/incidents").status_code == 401
+    assert "/api/v1/metrics/trust" in at_startup
+    assert prepared == at_startup
 
 
 def test_every_response_carries_a_request_id_and_security_headers(client):
