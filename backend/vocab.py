@@ -169,4 +169,8 @@ class ImplementationLevel(StrEnum):
 
     @property
     def score(self) -> int:
-        return list(ImplementationLevel).index(self)
+        return _LEVEL_SCORES[self]
+
+
+# PAM's 0-3 by level, counted once (a long series asks for it at every point).
+_LEVEL_SCORES = {level: n for n, level in enumerate(ImplementationLevel)}

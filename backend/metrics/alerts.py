@@ -103,19 +103,20 @@ def compliance_drops(
 
 
 def overdue_alerts(overdue: Sequence[OverdueCommitment]) -> list[Alert]:
-    return [
-        Alert(
-            id=f"overdue_commitment:{c.id}",
-            kind="overdue_commitment",
-            subject=str(c.id),
-            title=f"Commitment overdue: {c.title}",
-            reason=f"due on {c.due_on.isoformat()}, {c.days_overdue} days ago, and only "
-            f"'{c.level.value}'",
-            values={"days_overdue": c.days_overdue, "level": c.level.score},
-            links=[f"{API}/commitments/{c.id}", f"{API}/commitments/{c.id}/progress"],
-        )
-        for c in overdue
-    ]
+    return [_overdue_alert(c, str(c.id)) for c in overdue]
+
+
+def _overdue_alert(c: OverdueCommitment, id_: str) -> Alert:
+    return Alert(
+        id=f"overdue_commitment:{id_}",
+        kind="overdue_commitment",
+        subject=id_,
+        title=f"Commitment overdue: {c.title}",
+        reason=f"due on {c.due_on.isoformat()}, {c.days_overdue} days ago, and only "
+        f"'{c.level.value}'",
+        values={"days_overdue": c.days_overdue, "level": c.level.score},
+        links=[f"{API}/commitments/{id_}", f"{API}/commitments/{id_}/progress"],
+    )
 
 
 def possible_spoilers(

@@ -6,9 +6,10 @@ order (changed_on, created_at): the rule `backend.agreements.service` uses for t
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -185,23 +186,40 @@ class DueState:
     not_yet_due: int
 
 
+@dataclass(frozen=True, slots=True)
+class DueInputs:
+    """What `due_states` replays for a set of commitments: those with a due date in order of it,
+    and their progress rows in the order (changed_on, created_at)."""
+
+    dated: tuple[CommitmentRow, ...]
+    rows: tuple[ProgressRow, ...]
+
+
+def due_inputs(
+    commitments: Sequence[CommitmentRow], history: Mapping[uuid.UUID, list[ProgressRow]]
+) -> DueInputs:
+    dated = sorted((c for c in commitments if c.due_on is not None), key=lambda c: c.due_on)  # type: ignore[arg-type, return-value]
+    ids = {c.id for c in dated}
+    # Compared as tuples rather than through the dataclass's generated comparison.
+    rows = sorted(
+        (r for c_id, rs in history.items() if c_id in ids for r in rs),
+        key=lambda r: (r.changed_on, r.created_at),
+    )
+    return DueInputs(tuple(dated), tuple(rows))
+
+
 def due_states(
-    commitments: Sequence[CommitmentRow],
+    commitments: Sequence[CommitmentRow] | DueInputs,
     history: Mapping[uuid.UUID, list[ProgressRow]],
     points: Sequence[date],
 ) -> list[DueState]:
     """At each of `points` (ascending): the commitments due by then (`due_on <= point`) with their
     levels that day; overdue ones are due before the day and not complete. Progress is replayed
-    once, in order, rather than read again for every point."""
-    dated = sorted((c for c in commitments if c.due_on is not None), key=lambda c: c.due_on)  # type: ignore[arg-type, return-value]
-    ids = {c.id for c in dated}
-    # In the rows' order (changed_on, created_at), compared as tuples rather than through the
-    # dataclass's generated comparison: each party of a long series sorts its rows.
-    rows = sorted(
-        (r for c_id, rs in history.items() if c_id in ids for r in rs),
-        key=lambda r: (r.changed_on, r.created_at),
-    )
-    current = dict.fromkeys(ids, ImplementationLevel.not_initiated)
+    once, in order, rather than read again for every point. `commitments` may come as their
+    `due_inputs` already (`CommitmentBook.due_inputs` keeps each party's)."""
+    given = commitments if isinstance(commitments, DueInputs) else due_inputs(commitments, history)
+    dated, rows = given.dated, given.rows
+    current = dict.fromkeys((c.id for c in dated), ImplementationLevel.not_initiated)
     complete = ImplementationLevel.complete
     # The tally of the commitments due so far and the sum of their 0-3 scores (whole numbers,
     # so the same as summing the tally), kept as days pass (not recounted at every point).
@@ -236,3 +254,48 @@ def due_states(
         score = score_sum / (3 * due_count) if due_count else None
         out.append(DueState(score, due_count, dict(tally), overdue, len(dated) - due_count))
     return out
+
+
+@dataclass(frozen=True)
+class CommitmentBook:
+    """Commitments with their parties and progress rows, and what the measures derive from them,
+    each derived once: `queries.commitments` keeps a book while no commitment changes, so every
+    request reads the same one (it must not be changed)."""
+
+    rows: tuple[CommitmentRow, ...]
+    progress: tuple[ProgressRow, ...]
+
+    @functools.cached_property
+    def history(self) -> dict[uuid.UUID, list[ProgressRow]]:
+        return histories(self.progress)
+
+    @functools.cached_property
+    def _by_party(self) -> dict[uuid.UUID, tuple[CommitmentRow, ...]]:
+        found: dict[uuid.UUID, list[CommitmentRow]] = {}
+        for c in self.rows:
+            for party in c.party_ids:
+                found.setdefault(party, []).append(c)
+        return {p: tuple(cs) for p, cs in found.items()}
+
+    @functools.cached_property
+    def _due_inputs(self) -> dict[uuid.UUID, DueInputs]:
+        return {p: due_inputs(cs, self.history) for p, cs in self._by_party.items()}
+
+    @property
+    def parties(self) -> set[uuid.UUID]:
+        """Every party with a commitment."""
+        return set(self._by_party)
+
+    def of_party(self, party: uuid.UUID) -> tuple[CommitmentRow, ...]:
+        """The party's commitments, in the book's order."""
+        return self._by_party.get(party, ())
+
+    def due_inputs(self, party: uuid.UUID) -> DueInputs:
+        """What `due_states` replays for the party's commitments."""
+        return self._due_inputs.get(party) or DueInputs((), ())
+
+    def where(self, keep: Callable[[CommitmentRow], bool]) -> CommitmentBook:
+        """The commitments `keep` accepts, with their progress rows: a new book."""
+        rows = tuple(c for c in self.rows if keep(c))
+        ids = {c.id for c in rows}
+        return CommitmentBook(rows, tuple(r for r in self.progress if r.commitment_id in ids))

@@ -50,7 +50,7 @@ from backend.metrics.models import (
     ViolationDayRollup,
     ViolationMonthRollup,
 )
-from backend.metrics.pam import CommitmentRow, ProgressRow
+from backend.metrics.pam import CommitmentBook, CommitmentRow, ProgressRow
 from backend.metrics.schemas import PartyRef
 from backend.metrics.scores import Engagement, Perception
 from backend.metrics.sql import (
@@ -192,20 +192,17 @@ def agreements(session: Session, agreement_id: uuid.UUID | None) -> list[tuple[u
     return [(i, n) for i, n in _read(session, stmt)]
 
 
-def commitments(
-    session: Session, agreement_id: uuid.UUID | None = None
-) -> tuple[list[CommitmentRow], list[ProgressRow]]:
-    """Every commitment (of one agreement, if given) with its parties, and their progress rows;
-    kept while no commitment, link or progress row changes (`_kept`)."""
-    rows, history = _kept(session, "commitments", lambda: _read_commitments(session))
+def commitments(session: Session, agreement_id: uuid.UUID | None = None) -> CommitmentBook:
+    """Every commitment (of one agreement, if given) with its parties and progress rows; the
+    whole book is kept while no commitment, link or progress row changes (`_kept`), with what
+    the measures derive from it."""
+    book = _kept(session, "commitments", lambda: _read_commitments(session))
     if agreement_id is None:
-        return list(rows), list(history)
-    mine = [c for c in rows if c.agreement_id == agreement_id]
-    ids = {c.id for c in mine}
-    return mine, [r for r in history if r.commitment_id in ids]
+        return book
+    return book.where(lambda c: c.agreement_id == agreement_id)
 
 
-def _read_commitments(session: Session) -> tuple[list[CommitmentRow], list[ProgressRow]]:
+def _read_commitments(session: Session) -> CommitmentBook:
     """On SQLite ids are read as text and made into UUIDs once each (`_uuid`): a commitment's id
     appears on its row, its links and its progress (PostgreSQL's driver makes UUIDs itself)."""
     as_text = _id_text(session)
@@ -245,7 +242,7 @@ def _read_commitments(session: Session) -> tuple[list[CommitmentRow], list[Progr
         ProgressRow(commitment_id=_uuid(c), level=lv, changed_on=on, created_at=at)
         for c, lv, on, at in _read(session, progress)
     ]
-    return rows, history
+    return CommitmentBook(tuple(rows), tuple(history))
 
 
 # Incidents

@@ -218,7 +218,7 @@ def combine(
     building thousands of components was most of a long series' time)."""
     if not explain:
         return weighted([(score, weight) for _, score, weight, _ in parts]), []
-    present = sum(w for _, s, w, _ in parts if s is not None)
+    present = _present([(score, weight) for _, score, weight, _ in parts])
     total = 0.0
     components: list[Component] = []
     for name, score, weight, counts in parts:
@@ -240,13 +240,22 @@ def combine(
 def weighted(parts: Iterable[tuple[float | None, float]]) -> float:
     """The index of (score or None, nominal weight) parts: `combine`'s total, summed the same
     way (the same float), without components."""
-    parts = list(parts)
-    present = sum(w for s, w in parts if s is not None)
+    parts = tuple(parts)
+    present = _present(parts)
     total = 0.0
     for score, weight in parts:
-        effective = weight / present if (score is not None and present > 0) else 0.0
-        total += 100.0 * effective * (score or 0.0)
+        if score is not None and present > 0:  # `combine` adds 0.0 for the others: no change
+            total += 100.0 * (weight / present) * score
     return total
+
+
+def _present(parts: Iterable[tuple[float | None, float]]) -> float:
+    """The nominal weight of the parts with a score: what their effective weights divide by."""
+    present = 0.0
+    for score, weight in parts:
+        if score is not None:
+            present += weight
+    return present
 
 
 def _violation_score(per_30_days: float, settings: Settings) -> float:

@@ -84,10 +84,11 @@ def implementation(
     window = _window(filters, settings)
     as_of = window.date_to
     points = bucket_ends(window)
-    commitments, progress = queries.commitments(session, filters.agreement_id)
+    book = queries.commitments(session, filters.agreement_id)
+    commitments = book.rows
     if window.party_id is not None:
-        commitments = [c for c in commitments if window.party_id in c.party_ids]
-    history = pam.histories(progress)
+        commitments = book.of_party(window.party_id)
+    history = book.history
     levels = pam.levels_on(commitments, history, as_of)
     report = []
     for agreement_id, name in queries.agreements(session, filters.agreement_id):
@@ -125,12 +126,6 @@ def _counts_dict(state: pam.DueState) -> dict[str, float]:
         "overdue": state.overdue,
         **{lv.value: n for lv, n in state.levels.items()},
     }
-
-
-def _party_commitments(
-    party: uuid.UUID, commitments: Sequence[pam.CommitmentRow]
-) -> list[pam.CommitmentRow]:
-    return [c for c in commitments if party in c.party_ids]
 
 
 def _tiered(
@@ -175,9 +170,9 @@ def compliance_values(
     window: Window,
     with_series: bool = True,
     with_categories: bool = True,
-    loaded: tuple[list[pam.CommitmentRow], list[pam.ProgressRow]] | None = None,
+    loaded: pam.CommitmentBook | None = None,
 ) -> ComplianceReport:
-    """`loaded`: the commitments and their progress, when the caller has read them already.
+    """`loaded`: the commitments (`queries.commitments`), when the caller has read them already.
     Without series or categories (the alerts need only each index), those are left empty."""
     span = settings.metrics_series_window_days
     points = bucket_ends(window) if with_series else []
@@ -189,8 +184,7 @@ def compliance_values(
         region=window.region,
         settings=settings,
     )
-    commitments, progress = loaded or queries.commitments(session)
-    history = pam.histories(progress)
+    book = loaded or queries.commitments(session)
     by_party = _tiered(day_rows, month_rows)
     by_category = (
         queries.violation_categories(session, principal, window) if with_categories else {}
@@ -199,7 +193,7 @@ def compliance_values(
         wanted = {window.party_id}
     else:
         wanted = {p.id for p in queries.signatories(session)}
-        wanted |= {p for c in commitments for p in c.party_ids}
+        wanted |= book.parties
         # Parties with violations in the ranges read (not merely in a month's subtracted days).
         earliest = min([window.date_from, *(lo for lo, _ in spans)])
         wanted |= {p for p, h in by_party.items() if h.total(earliest, window.date_to).incidents}
@@ -207,8 +201,9 @@ def compliance_values(
     out = []
     for party in queries.parties(session, sorted(wanted, key=str)):
         harm = by_party.get(party.id, no_harm)
-        mine = _party_commitments(party.id, commitments)
-        now, *at_points = pam.due_states(mine, history, [window.date_to, *points])
+        now, *at_points = pam.due_states(
+            book.due_inputs(party.id), book.history, [window.date_to, *points]
+        )
         index, components = _compliance_at(now, harm, window.date_from, window.date_to, settings)
         in_window = harm.total(window.date_from, window.date_to)
         per_category = {c: n for (p, c), n in by_category.items() if p == party.id}
@@ -327,13 +322,14 @@ def trust(
     }
     no_harm = [DecayedHarm(0.0, 0.0)] * len(spans)
     activities = queries.engagements(session, earliest, window.date_to)
-    commitments, progress = queries.commitments(session)
-    history = pam.histories(progress)
+    book = queries.commitments(session)
     days = sorted({window.date_to, window.date_to - shift, *points})
-    scores: dict[tuple[uuid.UUID, date], float | None] = {}
+    # Each party's commitment score at the end of each span, by the span's index.
+    scores: dict[uuid.UUID, list[float | None]] = {}
     for party in members:
-        states = pam.due_states(_party_commitments(party.id, commitments), history, days)
-        scores.update({(party.id, d): st.score for d, st in zip(days, states, strict=True)})
+        states = pam.due_states(book.due_inputs(party.id), book.history, days)
+        on = {d: st.score for d, st in zip(days, states, strict=True)}
+        scores[party.id] = [on[end] for _, end in spans]
     surveys: dict[tuple[uuid.UUID, uuid.UUID], list[Perception]] = defaultdict(list)
     for a, b, survey in sorted(
         queries.perceptions(session, earliest, window.date_to, window.region),
@@ -357,7 +353,7 @@ def trust(
         harm = decayed.get(pair, no_harm)
         heard = surveys.get(pair, [])
         heard_on = survey_days.get(pair, [])
-        a, b = pair
+        scores_a, scores_b = scores[pair[0]], scores[pair[1]]
 
         def measure(at: int, explain: bool = True) -> tuple[float, list[Component]]:
             start, end = spans[at]
@@ -366,7 +362,7 @@ def trust(
                 date_from=start,
                 harm=harm[at],
                 engagements=acts[bisect_left(days, start) : bisect_right(days, end)],
-                commitment_scores=[scores[(a, end)], scores[(b, end)]],
+                commitment_scores=[scores_a[at], scores_b[at]],
                 perceptions=heard[bisect_left(heard_on, start) : bisect_right(heard_on, end)],
                 settings=settings,
                 explain=explain,
@@ -621,10 +617,8 @@ def alerts(
         drop=settings.alert_compliance_drop,
         on=end,
     )
-    commitments, progress = loaded
-    if window.party_id is not None:
-        commitments = [c for c in commitments if window.party_id in c.party_ids]
-    levels = pam.levels_on(commitments, pam.histories(progress), end)
+    commitments = loaded.rows if window.party_id is None else loaded.of_party(window.party_id)
+    levels = pam.levels_on(commitments, loaded.history, end)
     found += rules.overdue_alerts(pam.overdue_on(commitments, levels, end))
     previous = recent.shifted(settings.alert_recent_days)
 
