@@ -388,18 +388,20 @@ def test_bucket_starts_are_the_steps_of_every_day_of_the_window(first, days, int
     st.lists(st.integers(0, 45), min_size=1, max_size=12, unique=True),
 )
 def test_due_states_equal_a_recount_at_every_point(due_days, changes, point_days):
-    """The states kept as days pass equal those counted afresh at each point (the rule itself)."""
+    """The states kept as days pass equal those counted afresh at each point (the rule itself),
+    and a kept book's (`CommitmentBook`, per party) equal them."""
     base = date(2026, 1, 1)
     agreement = uuid.uuid4()
+    a, b = uuid.uuid4(), uuid.uuid4()
     commitments = [
         pam.CommitmentRow(
             id=uuid.uuid4(),
             agreement_id=agreement,
             category=CommitmentCategory.ceasefire,
             due_on=None if d is None else base + timedelta(days=d),
-            party_ids=(),
+            party_ids=((a,), (b,), (a, b))[n % 3],
         )
-        for d in due_days
+        for n, d in enumerate(due_days)
     ]
     rows = [
         pam.ProgressRow(
@@ -423,6 +425,13 @@ def test_due_states_equal_a_recount_at_every_point(due_days, changes, point_days
             for c, lv in zip(due, levels, strict=True)
         )
         assert state.score == pam.commitment_score(levels)
+    book = pam.CommitmentBook(tuple(commitments), tuple(rows))
+    assert book.history == history
+    for party in (a, b):
+        mine = [c for c in commitments if party in c.party_ids]
+        assert book.of_party(party) == tuple(mine)
+        kept = pam.due_states(book.due_inputs(party), book.history, points)
+        assert kept == pam.due_states(mine, history, points)
 
 
 @given(
