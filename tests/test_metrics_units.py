@@ -22,6 +22,7 @@ from backend.metrics.scores import (
     decayed_harm,
     harm_by_key_day,
     trust_pair,
+    trust_series,
 )
 from backend.metrics.window import (
     Interval,
@@ -518,3 +519,68 @@ def test_a_series_decays_each_span_as_the_formula_says(rows, spans):
             expected = sum(h.points * 0.5 ** ((hi - h.day).days / half_life) for h in inside)
             assert got.points == pytest.approx(expected, rel=1e-12, abs=1e-12)
             assert got.incidents == sum(h.incidents for h in inside)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 60), st.floats(0, 50)), max_size=20),
+    st.lists(
+        st.tuples(
+            st.integers(0, 60),
+            st.sampled_from(["I", "1.5", "II", "III"]),
+            st.sampled_from(TrackOutcome),
+        ),
+        max_size=12,
+    ),
+    st.lists(st.tuples(st.integers(0, 60), st.floats(0, 10)), max_size=6),
+    st.lists(
+        st.tuples(
+            st.integers(0, 60),
+            st.integers(0, 30),
+            st.one_of(st.none(), st.floats(0, 1)),
+            st.one_of(st.none(), st.floats(0, 1)),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+)
+def test_a_trust_series_is_trust_pair_at_every_point(harm_days, talks, surveys, points):
+    """The series' values are `trust_pair`'s, to the last bit, span by span."""
+    base = date(2026, 1, 1)
+    harm = sorted(
+        (DayHarm(base + timedelta(days=d), 1, 0, p) for d, p in dict(harm_days).items()),
+        key=lambda h: h.day,
+    )
+    engagements = sorted(
+        (Engagement(base + timedelta(days=d), track, outcome) for d, track, outcome in talks),
+        key=lambda e: e.day,
+    )
+    perceptions = sorted(
+        (Perception(base + timedelta(days=d), score) for d, score in surveys),
+        key=lambda p: p.day,
+    )
+    spans = [
+        (base + timedelta(days=end - length), base + timedelta(days=end))
+        for end, length, _, _ in points
+    ]
+    scores = [(a, b) for _, _, a, b in points]
+    decayed = decayed_harm(harm, spans, SETTINGS.trust_half_life_days)
+    series = trust_series(
+        spans=spans,
+        harm=decayed,
+        engagements=engagements,
+        commitment_scores=scores,
+        perceptions=perceptions,
+        settings=SETTINGS,
+    )
+    assert series == [
+        trust_pair(
+            as_of=end,
+            date_from=start,
+            harm=harm,
+            engagements=engagements,
+            commitment_scores=list(pair),
+            perceptions=perceptions,
+            settings=SETTINGS,
+        )[0]
+        for (start, end), pair in zip(spans, scores, strict=True)
+    ]

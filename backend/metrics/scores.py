@@ -209,15 +209,9 @@ def halving(points: float, half_point: float) -> float:
 
 def combine(
     parts: Sequence[tuple[str, float | None, float, Callable[[], dict[str, float]]]],
-    *,
-    explain: bool = True,
 ) -> tuple[float, list[Component]]:
-    """(name, score or None, nominal weight, counts) -> (index 0-100, components).
-
-    `explain=False` gives the same index without its components (a series needs only values;
-    building thousands of components was most of a long series' time)."""
-    if not explain:
-        return weighted([(score, weight) for _, score, weight, _ in parts]), []
+    """(name, score or None, nominal weight, counts) -> (index 0-100, components). A series,
+    which needs values only, sums them by `weighted`: the same floats, with no components."""
     present = _present([(score, weight) for _, score, weight, _ in parts])
     total = 0.0
     components: list[Component] = []
@@ -285,10 +279,9 @@ def compliance_index(
     harm: Iterable[DayHarm],
     days: int,
     settings: Settings,
-    explain: bool = True,
 ) -> tuple[float, list[Component]]:
-    """A party's compliance over a window of `days` days: (index 0-100, components; none
-    unless `explain`).
+    """A party's compliance over a window of `days` days: (index 0-100, components); a series
+    point's value alone is `compliance_value`.
 
     `harm`: the verified violations attributed to the party in the window. Their severity points
     are scaled to 30 days, so a window's length does not change what counts as "a lot".
@@ -317,7 +310,6 @@ def compliance_index(
                 },
             ),
         ],
-        explain=explain,
     )
 
 
@@ -330,7 +322,6 @@ def trust_pair(
     commitment_scores: Sequence[float | None],
     perceptions: Iterable[Perception] = (),
     settings: Settings,
-    explain: bool = True,
 ) -> tuple[float, list[Component]]:
     """Trust between two parties on `as_of`, from the evidence dated `date_from`..`as_of`.
 
@@ -346,46 +337,9 @@ def trust_pair(
     points, incidents = harm.points, harm.incidents
     violation_score = halving(points, settings.trust_violation_half_point)
     first, last = date_from.toordinal(), as_of.toordinal()
-
-    weight_sum = value_sum = 0.0
-    held = lapsed = 0
-    track_weights = settings.trust_track_weights
-    for act in engagements:
-        day = act.day.toordinal()
-        if not first <= day <= last:
-            continue
-        outcome = OUTCOME_VALUE[act.outcome]
-        w = decay(last - day, half_life) * track_weights.get(act.track, 0.5)
-        weight_sum += w
-        value_sum += w * outcome
-        held += outcome == 1.0
-        lapsed += outcome == 0.0
-    engagement_score = value_sum / weight_sum if weight_sum > 0 else None
-
-    known = [s for s in commitment_scores if s is not None]
-    commitments = sum(known) / len(known) if known else None
-
-    weight_sum = value_sum = 0.0
-    surveys = 0
-    for survey in perceptions:
-        day = survey.day.toordinal()
-        if not first <= day <= last:
-            continue
-        w = decay(last - day, half_life)
-        surveys += 1
-        weight_sum += w
-        value_sum += w * survey.score / 10.0
-    perception = value_sum / weight_sum if weight_sum > 0 else None
-
-    if not explain:  # a series point: the value alone, as `combine` sums it
-        return weighted(
-            (
-                (violation_score, settings.trust_weight_violations),
-                (commitments, settings.trust_weight_commitments),
-                (engagement_score, settings.trust_weight_engagement),
-                (perception, settings.trust_weight_perception),
-            )
-        ), []
+    engagement_score, held, lapsed = _engagement(engagements, first, last, settings)
+    commitments = _mean_known(commitment_scores)
+    perception, surveys = _perception(perceptions, first, last, half_life)
     return combine(
         [
             (
@@ -417,4 +371,100 @@ def trust_pair(
                 lambda: {"surveys": surveys},
             ),
         ],
+    )
+
+
+def trust_series(
+    *,
+    spans: Sequence[tuple[date, date]],
+    harm: Sequence[DecayedHarm],
+    engagements: Sequence[Engagement],
+    commitment_scores: Sequence[Sequence[float | None]],
+    perceptions: Sequence[Perception] = (),
+    settings: Settings,
+) -> list[float]:
+    """`trust_pair`'s value over each of `spans` (first day, last day), the same floats, without
+    components: `harm[i]` decayed over span i (`decayed_harm`), `commitment_scores[i]` each
+    party's score at its end; `engagements` and `perceptions` in order of day. A series of
+    hundreds of points asks for nothing per point that a span without talks or surveys lacks."""
+    half_life, half_point = settings.trust_half_life_days, settings.trust_violation_half_point
+    talk_days = [e.day for e in engagements]
+    survey_days = [p.day for p in perceptions]
+    out = []
+    for (start, end), decayed, scores in zip(spans, harm, commitment_scores, strict=True):
+        first, last = start.toordinal(), end.toordinal()
+        acts = engagements[bisect_left(talk_days, start) : bisect_right(talk_days, end)]
+        heard = perceptions[bisect_left(survey_days, start) : bisect_right(survey_days, end)]
+        engagement = _engagement(acts, first, last, settings)[0] if acts else None
+        perception = _perception(heard, first, last, half_life)[0] if heard else None
+        out.append(
+            _trust_value(
+                halving(decayed.points, half_point),
+                _mean_known(scores),
+                engagement,
+                perception,
+                settings,
+            )
+        )
+    return out
+
+
+def _engagement(
+    engagements: Iterable[Engagement], first: int, last: int, settings: Settings
+) -> tuple[float | None, int, int]:
+    """Track activities of days `first`..`last` (ordinals): (score, held, cancelled or
+    postponed); each weighs its track's weight, decayed by its age at `last`."""
+    half_life = settings.trust_half_life_days
+    track_weights = settings.trust_track_weights
+    weight_sum = value_sum = 0.0
+    held = lapsed = 0
+    for act in engagements:
+        day = act.day.toordinal()
+        if not first <= day <= last:
+            continue
+        outcome = OUTCOME_VALUE[act.outcome]
+        w = decay(last - day, half_life) * track_weights.get(act.track, 0.5)
+        weight_sum += w
+        value_sum += w * outcome
+        held += outcome == 1.0
+        lapsed += outcome == 0.0
+    return (value_sum / weight_sum if weight_sum > 0 else None), held, lapsed
+
+
+def _perception(
+    perceptions: Iterable[Perception], first: int, last: int, half_life: float
+) -> tuple[float | None, int]:
+    """Surveys of days `first`..`last` (ordinals): (score 0-1, surveys), each decayed by age."""
+    weight_sum = value_sum = 0.0
+    surveys = 0
+    for survey in perceptions:
+        day = survey.day.toordinal()
+        if not first <= day <= last:
+            continue
+        w = decay(last - day, half_life)
+        surveys += 1
+        weight_sum += w
+        value_sum += w * survey.score / 10.0
+    return (value_sum / weight_sum if weight_sum > 0 else None), surveys
+
+
+def _mean_known(scores: Sequence[float | None]) -> float | None:
+    known = [s for s in scores if s is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _trust_value(
+    violations: float,
+    commitments: float | None,
+    engagement: float | None,
+    perception: float | None,
+    settings: Settings,
+) -> float:
+    return weighted(
+        (
+            (violations, settings.trust_weight_violations),
+            (commitments, settings.trust_weight_commitments),
+            (engagement, settings.trust_weight_engagement),
+            (perception, settings.trust_weight_perception),
+        )
     )

@@ -4,9 +4,8 @@ and the briefing all call these, so no measure is computed twice in two places."
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -50,6 +49,7 @@ from backend.metrics.scores import (
     decayed_harm,
     harm_by_key_day,
     trust_pair,
+    trust_series,
 )
 from backend.metrics.window import (
     MetricFilters,
@@ -340,36 +340,6 @@ def trust(
     for a, b, act in activities:  # in order of day
         talks[(a, b)].append(act)
 
-    talk_days = {pair: [e.day for e in acts] for pair, acts in talks.items()}
-    survey_days = {pair: [p.day for p in heard] for pair, heard in surveys.items()}
-
-    def measurer(
-        pair: tuple[uuid.UUID, uuid.UUID],
-    ) -> Callable[..., tuple[float, list[Component]]]:
-        """The pair's trust over `spans[at]`, its evidence looked up once per pair (a pair of
-        UUIDs hashes in Python, and a series asks for it at every point)."""
-        acts = talks.get(pair, [])
-        days = talk_days.get(pair, [])
-        harm = decayed.get(pair, no_harm)
-        heard = surveys.get(pair, [])
-        heard_on = survey_days.get(pair, [])
-        scores_a, scores_b = scores[pair[0]], scores[pair[1]]
-
-        def measure(at: int, explain: bool = True) -> tuple[float, list[Component]]:
-            start, end = spans[at]
-            return trust_pair(
-                as_of=end,
-                date_from=start,
-                harm=harm[at],
-                engagements=acts[bisect_left(days, start) : bisect_right(days, end)],
-                commitment_scores=[scores_a[at], scores_b[at]],
-                perceptions=heard[bisect_left(heard_on, start) : bisect_right(heard_on, end)],
-                settings=settings,
-                explain=explain,
-            )
-
-        return measure
-
     ordered = sorted(members, key=lambda p: p.code)
     pairs = [
         _pair(a.id, b.id)
@@ -379,9 +349,32 @@ def trust(
     ]
     found: list[PairTrust] = []
     for pair in pairs:
-        measure = measurer(pair)
-        value, components = measure(0)
-        before, earlier = measure(1)
+        # The pair's evidence looked up once (a pair of UUIDs hashes in Python).
+        acts, heard = talks.get(pair, []), surveys.get(pair, [])
+        harm = decayed.get(pair, no_harm)
+        both = list(zip(scores[pair[0]], scores[pair[1]], strict=True))
+
+        # Over the window, and over the same window `compare_days` earlier.
+        (value, components), (before, earlier) = (
+            trust_pair(
+                as_of=spans[at][1],
+                date_from=spans[at][0],
+                harm=harm[at],
+                engagements=acts,
+                commitment_scores=both[at],
+                perceptions=heard,
+                settings=settings,
+            )
+            for at in (0, 1)
+        )
+        series = trust_series(
+            spans=spans[2:],
+            harm=harm[2:],
+            engagements=acts,
+            commitment_scores=both[2:],
+            perceptions=heard,
+            settings=settings,
+        )
         found.append(
             PairTrust(
                 party_a_id=pair[0],
@@ -394,10 +387,7 @@ def trust(
                     now.name: now.contribution - then.contribution
                     for now, then in zip(components, earlier, strict=True)
                 },
-                series=[
-                    ValuePoint(on=p, value=measure(2 + i, explain=False)[0])
-                    for i, p in enumerate(points)
-                ],
+                series=[ValuePoint(on=p, value=v) for p, v in zip(points, series, strict=True)],
             )
         )
     value_of = {(t.party_a_id, t.party_b_id): t.value for t in found}
