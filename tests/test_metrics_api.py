@@ -3,6 +3,7 @@ numbers a user of the dashboard would notice."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -363,12 +364,12 @@ def test_every_metrics_route_is_documented_with_its_response_model(client):
 # same transaction, so the next measure reads them again.
 
 
-def _commitment_reads(client, action) -> int:
-    """How many statements `action` makes the app send that read the commitment table."""
+def _commitment_reads(client, action, table: str = "commitment") -> int:
+    """How many statements `action` makes the app send that read `table`."""
     seen: list[str] = []
 
     def spy(conn, cursor, statement, parameters, context, executemany):
-        if "FROM commitment " in statement or "FROM commitment\n" in statement:
+        if re.search(rf"FROM {table}\b", statement):
             seen.append(statement)
 
     engine = client.app.state.db.engine
@@ -431,6 +432,16 @@ def test_parties_are_read_again_after_a_change(client, db, admin, analyst, world
     with db.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE party SET signatory = false WHERE code = 'REB'")
     assert {p["code"] for p in get(client, "/metrics/trust", analyst)["parties"]} == {"GOV"}
+
+
+def test_the_stamps_are_read_once_per_request(client, admin, analyst, world):
+    # The alerts keep the parties four times and the commitments once: one read of the stamps.
+    commit(client, admin, world, world["gov"], due_days_ago=10)
+    get(client, "/alerts", analyst)
+    reads = _commitment_reads(
+        client, lambda: get(client, "/alerts", analyst), "metrics_source_version"
+    )
+    assert reads == 1
 
 
 def test_a_database_without_stamps_is_read_every_time(client, db, admin, analyst, world):

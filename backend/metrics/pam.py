@@ -188,24 +188,28 @@ class DueState:
 
 @dataclass(frozen=True, slots=True)
 class DueInputs:
-    """What `due_states` replays for a set of commitments: those with a due date in order of it,
-    and their progress rows in the order (changed_on, created_at)."""
+    """What `due_states` replays for a set of commitments: the due days of those with one, in
+    order, and their progress in the rows' order (changed_on, created_at) as (day, the
+    commitment's place among the due days, level). Places, not ids: a UUID hashes in Python."""
 
-    dated: tuple[CommitmentRow, ...]
-    rows: tuple[ProgressRow, ...]
+    due_days: tuple[date, ...]
+    changes: tuple[tuple[date, int, ImplementationLevel], ...]
 
 
 def due_inputs(
     commitments: Sequence[CommitmentRow], history: Mapping[uuid.UUID, list[ProgressRow]]
 ) -> DueInputs:
     dated = sorted((c for c in commitments if c.due_on is not None), key=lambda c: c.due_on)  # type: ignore[arg-type, return-value]
-    ids = {c.id for c in dated}
+    place = {c.id: k for k, c in enumerate(dated)}
     # Compared as tuples rather than through the dataclass's generated comparison.
     rows = sorted(
-        (r for c_id, rs in history.items() if c_id in ids for r in rs),
+        (r for c_id, rs in history.items() if c_id in place for r in rs),
         key=lambda r: (r.changed_on, r.created_at),
     )
-    return DueInputs(tuple(dated), tuple(rows))
+    return DueInputs(
+        tuple(c.due_on for c in dated),  # type: ignore[misc]
+        tuple((r.changed_on, place[r.commitment_id], r.level) for r in rows),
+    )
 
 
 def due_states(
@@ -218,41 +222,39 @@ def due_states(
     once, in order, rather than read again for every point. `commitments` may come as their
     `due_inputs` already (`CommitmentBook.due_inputs` keeps each party's)."""
     given = commitments if isinstance(commitments, DueInputs) else due_inputs(commitments, history)
-    dated, rows = given.dated, given.rows
-    current = dict.fromkeys((c.id for c in dated), ImplementationLevel.not_initiated)
+    due_days, changes = given.due_days, given.changes
+    # By place in due order: the first `due_count` are the ones due so far.
+    current = [ImplementationLevel.not_initiated] * len(due_days)
     complete = ImplementationLevel.complete
     # The tally of the commitments due so far and the sum of their 0-3 scores (whole numbers,
     # so the same as summing the tally), kept as days pass (not recounted at every point).
     tally = dict.fromkeys(LEVELS, 0)
     score_sum = 0
-    due_ids: set[uuid.UUID] = set()
     out: list[DueState] = []
     i = due_count = 0
     for point in points:
-        while i < len(rows) and rows[i].changed_on <= point:
-            row = rows[i]
-            if row.commitment_id in due_ids:
-                was = current[row.commitment_id]
+        while i < len(changes) and changes[i][0] <= point:
+            _, k, level = changes[i]
+            if k < due_count:
+                was = current[k]
                 tally[was] -= 1
-                tally[row.level] += 1
-                score_sum += LEVEL_SCORE[row.level] - LEVEL_SCORE[was]
-            current[row.commitment_id] = row.level
+                tally[level] += 1
+                score_sum += LEVEL_SCORE[level] - LEVEL_SCORE[was]
+            current[k] = level
             i += 1
-        while due_count < len(dated) and dated[due_count].due_on <= point:  # type: ignore[operator]
-            c = dated[due_count]
-            due_ids.add(c.id)
-            tally[current[c.id]] += 1
-            score_sum += LEVEL_SCORE[current[c.id]]
+        while due_count < len(due_days) and due_days[due_count] <= point:
+            tally[current[due_count]] += 1
+            score_sum += LEVEL_SCORE[current[due_count]]
             due_count += 1
         # Overdue: due before the day and not complete; those due on the day itself are last.
         due_today_open = 0
         k = due_count - 1
-        while k >= 0 and dated[k].due_on == point:
-            due_today_open += current[dated[k].id] is not complete
+        while k >= 0 and due_days[k] == point:
+            due_today_open += current[k] is not complete
             k -= 1
         overdue = due_count - tally[complete] - due_today_open
         score = score_sum / (3 * due_count) if due_count else None
-        out.append(DueState(score, due_count, dict(tally), overdue, len(dated) - due_count))
+        out.append(DueState(score, due_count, dict(tally), overdue, len(due_days) - due_count))
     return out
 
 

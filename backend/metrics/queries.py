@@ -161,10 +161,10 @@ SV = SourceVersion.__table__.c  # type: ignore[attr-defined]
 
 def _kept(session: Session, source: str, load: Callable[[], T]) -> T:
     """What `load()` read from `source`'s tables, read again only if their stamp changed since
-    (or if it has none: a database whose stamps were cleared is read every time). The stamp is
+    (or if it has none: a database whose stamps were cleared is read every time). The stamps are
     read in the caller's transaction, before the rows, so rows are never older than their stamp.
     Callers must not change what they get: it is shared."""
-    stamp = _read(session, sa.select(SV.version).where(SV.source == source)).scalar_one_or_none()
+    stamp = _stamps(session).get(source)
     if stamp is None:
         return load()
     slot = (session.get_bind().engine.url.render_as_string(hide_password=True), source)
@@ -178,6 +178,19 @@ def _kept(session: Session, source: str, load: Callable[[], T]) -> T:
             _KEPT.pop(next(iter(_KEPT)))
         _KEPT[slot] = (stamp, value)
     return value
+
+
+def _stamps(session: Session) -> dict[str, str]:
+    """Every source's stamp, read once per transaction (a measure may keep several sources, and
+    the alerts ask for the parties four times): {source: stamp}."""
+    held = session.info.get("metrics_source_stamps")
+    if held is not None and held[0] is session.get_transaction():
+        return held[1]  # type: ignore[no-any-return]
+    stamps = {
+        source: version for source, version in _read(session, sa.select(SV.source, SV.version))
+    }
+    session.info["metrics_source_stamps"] = (session.get_transaction(), stamps)
+    return stamps
 
 
 # Agreements and commitments
