@@ -390,22 +390,24 @@ def trust_series(
     half_life, half_point = settings.trust_half_life_days, settings.trust_violation_half_point
     talk_days = [e.day for e in engagements]
     survey_days = [p.day for p in perceptions]
+    means: dict[Sequence[float | None], float | None] = {}  # the scores change seldom
     out = []
     for (start, end), decayed, scores in zip(spans, harm, commitment_scores, strict=True):
-        first, last = start.toordinal(), end.toordinal()
-        acts = engagements[bisect_left(talk_days, start) : bisect_right(talk_days, end)]
-        heard = perceptions[bisect_left(survey_days, start) : bisect_right(survey_days, end)]
-        engagement = _engagement(acts, first, last, settings)[0] if acts else None
-        perception = _perception(heard, first, last, half_life)[0] if heard else None
-        out.append(
-            _trust_value(
-                halving(decayed.points, half_point),
-                _mean_known(scores),
-                engagement,
-                perception,
-                settings,
-            )
-        )
+        engagement = perception = None
+        if engagements:
+            acts = engagements[bisect_left(talk_days, start) : bisect_right(talk_days, end)]
+            if acts:
+                engagement = _engagement(acts, start.toordinal(), end.toordinal(), settings)[0]
+        if perceptions:
+            heard = perceptions[bisect_left(survey_days, start) : bisect_right(survey_days, end)]
+            if heard:
+                first, last = start.toordinal(), end.toordinal()
+                perception = _perception(heard, first, last, half_life)[0]
+        mean = means.get(scores, means)
+        if mean is means:
+            mean = means[scores] = _mean_known(scores)
+        violations = halving(decayed.points, half_point)
+        out.append(_trust_value(violations, mean, engagement, perception, settings))  # type: ignore[arg-type]
     return out
 
 
