@@ -331,6 +331,13 @@ def test_alerts_say_why_and_link_to_records(client, admin, analyst, world, auth)
     assert spike["values"]["observed"] == 6
     assert "Poisson" in spike["reason"]
     assert body["window"]["date_to"] == today().isoformat()
+    # Each day and party asks afresh (the commitments are kept, their overdue ones per day).
+    earlier = get(client, "/alerts", admin, date_to=(today() - timedelta(days=10)).isoformat())
+    [then] = [a for a in earlier["alerts"] if a["subject"] == late["id"]]
+    assert "5 days ago" in then["reason"]
+    for party, listed in ((world["gov"], False), (world["reb"], True)):
+        mine = get(client, "/alerts", admin, party_id=party)["alerts"]
+        assert any(a["subject"] == late["id"] for a in mine) is listed
 
 
 @pytest.mark.parametrize(

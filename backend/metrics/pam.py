@@ -296,6 +296,23 @@ class CommitmentBook:
         """What `due_states` replays for the party's commitments."""
         return self._due_inputs.get(party) or DueInputs((), ())
 
+    def overdue(self, on: date, party: uuid.UUID | None = None) -> list[OverdueCommitment]:
+        """`overdue_on` of every commitment (the party's only, if given) on `on`, worked out once
+        per day and party (the alerts ask on every request). Shared: not to be changed."""
+        key = (on, party)
+        found = self._overdue.get(key)
+        if found is None:
+            mine = self.rows if party is None else self.of_party(party)
+            found = overdue_on(mine, levels_on(mine, self.history, on), on)
+            if len(self._overdue) >= 64:  # any day may be asked for: keep a few
+                self._overdue.clear()
+            self._overdue[key] = found
+        return found
+
+    @functools.cached_property
+    def _overdue(self) -> dict[tuple[date, uuid.UUID | None], list[OverdueCommitment]]:
+        return {}
+
     def where(self, keep: Callable[[CommitmentRow], bool]) -> CommitmentBook:
         """The commitments `keep` accepts, with their progress rows: a new book."""
         rows = tuple(c for c in self.rows if keep(c))

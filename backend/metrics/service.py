@@ -607,9 +607,7 @@ def alerts(
         drop=settings.alert_compliance_drop,
         on=end,
     )
-    commitments = loaded.rows if window.party_id is None else loaded.of_party(window.party_id)
-    levels = pam.levels_on(commitments, loaded.history, end)
-    found += rules.overdue_alerts(pam.overdue_on(commitments, levels, end))
+    found += rules.overdue_alerts(loaded.overdue(end, window.party_id))
     previous = recent.shifted(settings.alert_recent_days)
 
     periods = [(w.date_from, w.date_to) for w in (recent, previous)]
