@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -350,6 +351,39 @@ def test_500_records_sent_twice_from_threads_make_exactly_500_rows(client, auth,
     assert len(created) == 500
     with db.session(write=False) as session:
         assert verify_chain(session=session).ok
+
+
+def test_batches_in_flight_together_never_deadlock_on_the_rollups(client, auth, db):
+    """Batches whose incidents fall in the same rollup rows, in different orders, from eight
+    threads at once: every one is stored. (On PostgreSQL, two batches' triggers once upserted the
+    same rollup rows in opposite orders, and the database cancelled one as a deadlock.)"""
+    reporter = auth("reporter")
+    rng = random.Random(7)
+    keys = [
+        (f"2026-11-{day:02d}T10:00:00+00:00", category, region)
+        for day in (18, 19, 20)
+        for category in ("armed_clash", "shelling", "abduction", "movement_of_forces")
+        for region in ("Bomi", "Lofa", "Nimba")
+    ]
+
+    def batch() -> list[dict]:
+        return [
+            item(occurred_at=at, category=category, admin1=region)
+            for at, category, region in rng.sample(keys, 10)
+        ]
+
+    batches = [batch() for _ in range(96)]
+
+    def post(items: list[dict]) -> str:
+        response = client.post(SYNC, json={"items": items}, headers=reporter)
+        if response.status_code != 200:
+            return response.text
+        return ",".join(sorted({r["status"] for r in response.json()["results"]}))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(post, batches))
+    assert answers == ["created"] * len(batches)
+    assert count(db, Incident) == 10 * len(batches)
 
 
 def test_a_row_the_database_refuses_fails_alone(client, auth, db, monkeypatch):

@@ -138,6 +138,16 @@ def _head(session: OrmSession) -> tuple[int, str]:
     return (row[0], row[1]) if row else (0, GENESIS)
 
 
+def hold(session: OrmSession) -> None:
+    """Take the chain's lock now, for the rest of the transaction (PostgreSQL; SQLite's writers
+    hold the database's). A set-based writer calls it before its rows go in: their rollup
+    triggers then run one writer at a time, as appends do, rather than two writers upserting the
+    same rollup rows in opposite orders (a deadlock: PostgreSQL cancels one of them, and its
+    client must retry; seen with eight `/sync` batches in flight). The ORM's writes take it
+    before they flush (`_before_flush`)."""
+    _head(session)
+
+
 def append(session: OrmSession, records: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
     """Append entries `(action, record_kind, record_id, changes)` to the chain, in this transaction.
 

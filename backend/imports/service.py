@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from backend.audit.service import append as audit_append
+from backend.audit.service import hold as audit_hold
 from backend.bulk import insert_rows
 from backend.db import utcnow
 from backend.imports import acled, ucdp
@@ -183,6 +184,8 @@ class _Run:
             notices.append(_notice(old, "update"))
             self._note_change(event, old["id"], changes)
         conn = session.connection()
+        if inserts or updates:
+            audit_hold(session)  # before the rows' triggers upsert the rollups
         if inserts:
             insert_rows(conn, _TABLE, inserts)
         if updates:

@@ -226,6 +226,7 @@ _ORDER = ("incident", "ddr_milestone", "track_activity", "verification_event")
 def _insert(session: Session, ready: list[Entry]) -> None:
     if not ready:
         return
+    audit.hold(session)  # before the rows' triggers upsert the rollups (see `audit.hold`)
     try:
         with session.begin_nested():
             _insert_rows(session, ready)
