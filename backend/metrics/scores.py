@@ -379,7 +379,7 @@ def trust_series(
     spans: Sequence[tuple[date, date]],
     harm: Sequence[DecayedHarm],
     engagements: Sequence[Engagement],
-    commitment_scores: Sequence[Sequence[float | None]],
+    commitment_scores: Sequence[tuple[float | None, ...]],
     perceptions: Sequence[Perception] = (),
     settings: Settings,
 ) -> list[float]:
@@ -390,7 +390,7 @@ def trust_series(
     half_life, half_point = settings.trust_half_life_days, settings.trust_violation_half_point
     talk_days = [e.day for e in engagements]
     survey_days = [p.day for p in perceptions]
-    means: dict[Sequence[float | None], float | None] = {}  # the scores change seldom
+    means: dict[tuple[float | None, ...], float | None] = {}  # the scores change seldom
     out = []
     for (start, end), decayed, scores in zip(spans, harm, commitment_scores, strict=True):
         engagement = perception = None
@@ -403,11 +403,10 @@ def trust_series(
             if heard:
                 first, last = start.toordinal(), end.toordinal()
                 perception = _perception(heard, first, last, half_life)[0]
-        mean = means.get(scores, means)
-        if mean is means:
-            mean = means[scores] = _mean_known(scores)
+        if scores not in means:
+            means[scores] = _mean_known(scores)
         violations = halving(decayed.points, half_point)
-        out.append(_trust_value(violations, mean, engagement, perception, settings))  # type: ignore[arg-type]
+        out.append(_trust_value(violations, means[scores], engagement, perception, settings))
     return out
 
 
