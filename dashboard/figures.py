@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from backend.metrics.schemas import (
     AgreementImplementation,
@@ -24,6 +25,12 @@ from backend.metrics.schemas import (
     VerificationReport,
 )
 from backend.metrics.window import Interval, bucket_of
+
+# Every figure's template, as plotly's default: a new figure takes the default without checking it
+# again, where naming it in each figure's `update_layout` validated the whole template anew (7 of
+# the 8 ms a small figure took to build; the Overview builds several per notice and session).
+TEMPLATE = "plotly_white"
+pio.templates.default = TEMPLATE
 
 PALETTE = (
     "#0072B2",
@@ -78,7 +85,6 @@ def colour_map(keys: Iterable[str]) -> dict[str, str]:
 def _layout(fig: go.Figure, title: str | None = None, **more: Any) -> go.Figure:
     fig.update_layout(
         title={"text": title} if title else None,
-        template="plotly_white",
         font={"size": 14},
         margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 50},
         legend={"orientation": "h", "y": -0.2},

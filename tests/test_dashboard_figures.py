@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from backend.metrics.schemas import VerificationReport, WindowPublic
@@ -73,6 +75,13 @@ def test_the_timeline_counts_incidents_per_step_and_group():
     )
     counts = {t.name: list(t.y) for t in fig.data}
     assert counts == {"Shelling": [2, 0], "Abduction": [0, 1]}
+
+
+def test_every_figure_is_drawn_on_the_white_template():
+    # Set once as plotly's default (`figures.TEMPLATE`), not named in each figure.
+    white = pio.templates["plotly_white"].to_plotly_json()
+    for fig in (figures.queue_by_age([0.5, 2]), figures.empty(), go.Figure()):
+        assert fig.to_plotly_json()["layout"]["template"] == white
 
 
 def test_the_queue_is_binned_by_age():
