@@ -212,16 +212,11 @@ def due_inputs(
     )
 
 
-def due_states(
-    commitments: Sequence[CommitmentRow] | DueInputs,
-    history: Mapping[uuid.UUID, list[ProgressRow]],
-    points: Sequence[date],
-) -> list[DueState]:
-    """At each of `points` (ascending): the commitments due by then (`due_on <= point`) with their
+def due_states(given: DueInputs, points: Sequence[date]) -> list[DueState]:
+    """At each of `points` (ascending): the commitments of `given` (`due_inputs`;
+    `CommitmentBook.due_inputs` keeps each party's) due by then (`due_on <= point`) with their
     levels that day; overdue ones are due before the day and not complete. Progress is replayed
-    once, in order, rather than read again for every point. `commitments` may come as their
-    `due_inputs` already (`CommitmentBook.due_inputs` keeps each party's)."""
-    given = commitments if isinstance(commitments, DueInputs) else due_inputs(commitments, history)
+    once, in order, rather than read again for every point."""
     due_days, changes = given.due_days, given.changes
     # By place in due order: the first `due_count` are the ones due so far.
     current = [ImplementationLevel.not_initiated] * len(due_days)
@@ -266,6 +261,10 @@ class CommitmentBook:
 
     rows: tuple[CommitmentRow, ...]
     progress: tuple[ProgressRow, ...]
+    # `overdue`'s answers by (day, party).
+    _overdue: dict[tuple[date, uuid.UUID | None], list[OverdueCommitment]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @functools.cached_property
     def history(self) -> dict[uuid.UUID, list[ProgressRow]]:
@@ -308,10 +307,6 @@ class CommitmentBook:
                 self._overdue.clear()
             self._overdue[key] = found
         return found
-
-    @functools.cached_property
-    def _overdue(self) -> dict[tuple[date, uuid.UUID | None], list[OverdueCommitment]]:
-        return {}
 
     def where(self, keep: Callable[[CommitmentRow], bool]) -> CommitmentBook:
         """The commitments `keep` accepts, with their progress rows: a new book."""

@@ -201,9 +201,7 @@ def compliance_values(
     out = []
     for party in queries.parties(session, sorted(wanted, key=str)):
         harm = by_party.get(party.id, no_harm)
-        now, *at_points = pam.due_states(
-            book.due_inputs(party.id), book.history, [window.date_to, *points]
-        )
+        now, *at_points = pam.due_states(book.due_inputs(party.id), [window.date_to, *points])
         index, components = _compliance_at(now, harm, window.date_from, window.date_to, settings)
         in_window = harm.total(window.date_from, window.date_to)
         per_category = {c: n for (p, c), n in by_category.items() if p == party.id}
@@ -327,7 +325,7 @@ def trust(
     # Each party's commitment score at the end of each span, by the span's index.
     scores: dict[uuid.UUID, list[float | None]] = {}
     for party in members:
-        states = pam.due_states(book.due_inputs(party.id), book.history, days)
+        states = pam.due_states(book.due_inputs(party.id), days)
         on = {d: st.score for d, st in zip(days, states, strict=True)}
         scores[party.id] = [on[end] for _, end in spans]
     surveys: dict[tuple[uuid.UUID, uuid.UUID], list[Perception]] = defaultdict(list)
