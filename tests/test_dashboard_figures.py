@@ -9,10 +9,12 @@ from datetime import date
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
+from dash import html, no_update
 
 from backend.metrics.schemas import VerificationReport, WindowPublic
 from backend.metrics.window import Interval, Window, bucket_starts
 from dashboard import figures, filters
+from dashboard.pages import overview
 
 
 def _row(**over: object) -> dict:
@@ -297,3 +299,30 @@ def test_a_failed_shared_read_is_not_reused():
     with pytest.raises(RuntimeError):
         reads.get("k", broken)
     assert reads.get("k", lambda: "ok") == "ok"
+
+
+def _headline(alerts: str, npfl: float = 64.0) -> tuple:
+    """The Overview's headline values as `headline` returns them: figures, then the compliance
+    chart and the alerts."""
+    chart = go.Figure(go.Bar(x=["GOV", "NPFL"], y=[81.0, npfl]))
+    return ("12", "vs previous period: +20%", "kpi-change small", chart, [html.P(alerts)])
+
+
+def test_the_overview_redraws_its_chart_only_when_the_chart_changed():
+    """In a burst the alerts change at every beat and the compliance chart seldom: sent along
+    with the alerts, the same chart was drawn again in every open page."""
+    *_, chart1, alerts1, drawn1 = overview._with_digest(_headline("Spike in Bomi: 40 incidents"))
+    *_, chart2, alerts2, drawn2 = overview._with_digest(_headline("Spike in Bomi: 90 incidents"))
+    assert drawn1["figure"] == drawn2["figure"]
+    assert drawn1["alerts"] != drawn2["alerts"]
+    assert chart2["data"][0]["y"] == [81.0, 64.0]  # plain JSON, encoded once for every page
+    # A page that drew the first answer gets the new alerts; its chart is left alone.
+    assert overview.to_draw(chart2, alerts2, drawn2, drawn1) == (no_update, alerts2, drawn2)
+    # Nothing new: nothing sent.
+    assert overview.to_draw(chart2, alerts2, drawn2, drawn2) == (no_update,) * 3
+    # A page that has drawn nothing yet gets both.
+    assert overview.to_draw(chart1, alerts1, drawn1, None) == (chart1, alerts1, drawn1)
+    # A party's compliance moved: the chart comes, the same alerts do not.
+    *_, chart3, _, drawn3 = overview._with_digest(_headline("Spike in Bomi: 90 incidents", 52.0))
+    assert drawn3["figure"] != drawn2["figure"]
+    assert overview.to_draw(chart3, alerts2, drawn3, drawn2) == (chart3, no_update, drawn3)

@@ -36,7 +36,7 @@ def layout(**query: str) -> html.Div:
     return html.Div(
         [
             query_store("ov", query),
-            dcc.Store(id="ov-headline-drawn"),  # the digest of the chart and alerts drawn
+            dcc.Store(id="ov-headline-drawn"),  # the digests of the chart and alerts drawn
             title("Mission overview"),
             dbc.Row(
                 [dbc.Col(kpi(k, text), xs=6, md=4, xl=2) for k, text in KPIS], className="g-2 mb-3"
@@ -149,7 +149,7 @@ def shared_headline(query: str, live: dict | None = None) -> tuple:
     beat serves them all, however late a page's request arrives, since each page asked at least
     700 ms after its last notice and the computation began after the beat. (Shared by arrival
     time alone, pages slowed by a burst asked 0.5 s apart, the computations overlapped and took
-    the server from ingestion.) Last, a digest of the chart and the alerts."""
+    the server from ingestion.) Last, the digests of the chart and of the alerts."""
     beat = ((live or {}).get("notice") or {}).get("beat")
     key = ("headline", visibility(context.principal()), query, today(), beat)
     fresh = BEAT_SHARED_S if beat is not None else None
@@ -158,28 +158,44 @@ def shared_headline(query: str, live: dict | None = None) -> tuple:
 
 def _with_digest(values: tuple) -> tuple:
     """The chart and the alerts as plain JSON data, encoded once here rather than for each of
-    the sessions that share them, and the digest of that."""
-    text = json.dumps(values[-2:], cls=plotly.utils.PlotlyJSONEncoder, sort_keys=True)
-    figure, alerts = json.loads(text)
-    return (*values[:-2], figure, alerts, hashlib.blake2b(text.encode(), digest_size=8).hexdigest())
+    the sessions that share them, and the digest of each ({"figure": ..., "alerts": ...})."""
+    texts = [json.dumps(v, cls=plotly.utils.PlotlyJSONEncoder, sort_keys=True) for v in values[-2:]]
+    digests = {
+        name: hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+        for name, text in zip(("figure", "alerts"), texts, strict=True)
+    }
+    return (*values[:-2], *(json.loads(text) for text in texts), digests)
 
 
 def headline_update(
-    query: str, live: dict | None, shown: str | None, start: dict | None = None
+    query: str, live: dict | None, shown: dict | None, start: dict | None = None
 ) -> tuple:
-    """The headline figures; the chart and the alerts only if they changed since this page drew
-    them, since redrawing a chart costs each wall screen's browser far more than the counts.
-    A page's first ask takes the read its stream started (dashboard/prefetch.py), if any."""
+    """The headline figures; the chart, and the alerts, each only if it changed since this page
+    drew it: redrawing a chart costs each wall screen's browser far more than the counts (in a
+    burst the alerts change at every beat and the chart seldom; sent with them, the same chart
+    was drawn again in every page, and the feed waited a second behind it). A page's first ask
+    takes the read its stream started (dashboard/prefetch.py), if any."""
     notice = ctx.triggered_id == "live-summary"
     early = (
         None
         if notice
         else context.prefetches().take(_page(start), "headline", query, context.principal())
     )
-    *values, figure, alerts, digest = early or shared_headline(query, live if notice else None)
-    if digest == shown:
-        return (*values, dash.no_update, dash.no_update, dash.no_update)
-    return (*values, figure, alerts, digest)
+    *values, figure, alerts, digests = early or shared_headline(query, live if notice else None)
+    return (*values, *to_draw(figure, alerts, digests, shown))
+
+
+def to_draw(figure: dict, alerts: list, digests: dict, shown: dict | None) -> tuple:
+    """(chart, alerts, digests) as the headline callback answers them: each of the chart and
+    the alerts only if its digest differs from the one this page drew (`shown`), else
+    `no_update`; the digests only if either is sent."""
+    shown = shown if isinstance(shown, dict) else {}
+    sent = (
+        dash.no_update if digests["figure"] == shown.get("figure") else figure,
+        dash.no_update if digests["alerts"] == shown.get("alerts") else alerts,
+    )
+    changed = any(v is not dash.no_update for v in sent)
+    return (*sent, digests if changed else dash.no_update)
 
 
 def _alerts(alerts: list) -> list:
