@@ -17,10 +17,12 @@ from backend.metrics import alerts, flows, pam
 from backend.metrics.scores import (
     DayHarm,
     Engagement,
+    HarmDays,
     Perception,
     compliance_index,
     decayed_harm,
     harm_by_key_day,
+    harm_columns,
     trust_pair,
     trust_series,
 )
@@ -521,6 +523,18 @@ def test_a_series_decays_each_span_as_the_formula_says(rows, spans):
             expected = sum(h.points * 0.5 ** ((hi - h.day).days / half_life) for h in inside)
             assert got.points == pytest.approx(expected, rel=1e-12, abs=1e-12)
             assert got.incidents == sum(h.incidents for h in inside)
+    # Trust reads the same rows dated by ordinal, without fatalities, into columns: the same
+    # days and the same floats, to the last bit.
+    as_trust_reads = [
+        (date.fromisoformat(d).toordinal(), p, t, n, None, s) for d, p, t, n, _, s in plain
+    ]
+    columns = harm_columns(as_trust_reads, lambda p, t: None if p == t else "".join(sorted((p, t))))
+    assert columns.keys() == by_pair.keys()
+    for pair, days in by_pair.items():
+        assert columns[pair] == HarmDays.of(days)
+        assert decayed_harm(columns[pair], windows, half_life) == decayed_harm(
+            days, windows, half_life
+        )
 
 
 @given(

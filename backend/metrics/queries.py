@@ -56,6 +56,7 @@ from backend.metrics.scores import Engagement, Perception
 from backend.metrics.sql import (
     by_value,
     capped,
+    day_ordinal,
     month_of,
     selective,
     unindexed,
@@ -371,9 +372,10 @@ def pair_violations(
     settings: Settings,
 ) -> list[HarmRow]:
     """Verified incidents attributed to one party against another, per day, attributing party
-    and target: (day as `YYYY-MM-DD`, party, target, incidents, fatalities, severity points),
-    in order of day (see `_harm_rows`). Trust needs each pair's harm per day: ten years of it
-    are half as many rows as per category, each summed in the database rather than in Python."""
+    and target: (day as `date.toordinal()`, party, target, incidents, None, severity points), in
+    order of day (see `_harm_rows`). Trust needs each pair's harm per day: ten years of it are
+    half as many rows as per category, each summed in the database rather than in Python; it
+    reads no fatalities (None), and the day comes as a number, not as text to parse."""
     span = (_first_day(start_at), _last_day(end_at))
     return _harm_rows(
         session, principal, [span], months=False, by_target=True, region=region, settings=settings
@@ -434,6 +436,9 @@ def _harm_rows(
     as_text = _id_text(session)
     target = as_text(table.target_party_id) if by_target else sa.null()
     on = sa.cast(period, sa.String)
+    # Pairs (trust, one span of days): the day as its ordinal, and no fatalities.
+    label = day_ordinal(period) if by_target else on
+    dead = sa.cast(sa.func.sum(table.incidents * table.fatalities), sa.BigInteger)
     keys: tuple[Any, ...] = (period, table.attributed_party_id, table.target_party_id)
     keys = keys[: 3 if by_target else 2]
     order = period
@@ -444,13 +449,13 @@ def _harm_rows(
         keys, order = (*keys[1:], on), on
     stmt = (
         sa.select(
-            on,
+            label,
             # Ids as text on SQLite, made into UUIDs once per party (`party_of`).
             as_text(table.attributed_party_id),
             target,
             # As integers: PostgreSQL sums bigints into numeric, a Decimal per value in Python.
             sa.cast(sa.func.sum(table.incidents), sa.BigInteger),
-            sa.cast(sa.func.sum(table.incidents * table.fatalities), sa.BigInteger),
+            sa.null() if by_target else dead,
             severity_points(period.table, settings),
         )
         .where(sa.or_(*(period.between(lo, hi) for lo, hi in spans)))
@@ -497,11 +502,14 @@ def _harm_rows(
         mine = mine.where(INCIDENT.target_party_id.is_not(None))
     if region is not None:
         mine = mine.where(INCIDENT.admin1 == region)
-    found = {(d, str(p), str(t)): [d, p, t, int(n), int(f), float(s)] for d, p, t, n, f, s in rows}
+    found = {(d, str(p), str(t)): [d, p, t, int(n), f, float(s)] for d, p, t, n, f, s in rows}
     for d, p, t, n, f, s in _read(session, mine):
-        acc = found.setdefault((d, str(p), str(t)), [d, p, t, 0, 0, 0.0])
+        if by_target:  # as the rows above: the day's ordinal, no fatalities
+            d, f = day_of(d).toordinal(), None
+        acc = found.setdefault((d, str(p), str(t)), [d, p, t, 0, None if f is None else 0, 0.0])
         acc[3] += int(n)
-        acc[4] += int(f)
+        if f is not None:
+            acc[4] += int(f)
         acc[5] += float(s)
     return sorted((tuple(v) for v in found.values()), key=lambda r: r[0])  # type: ignore[misc]
 

@@ -156,6 +156,55 @@ def harm_by_key_day(
 
 
 @dataclass(frozen=True, slots=True)
+class HarmDays:
+    """Days of harm as columns, in ascending order of day: each day's ordinal, severity points
+    and incidents; what `decayed_harm` reads. A long series makes them straight from the query's
+    rows (`harm_columns`): ten years of a pair's days, with no DayHarm per row."""
+
+    ordinals: list[int]
+    points: list[float]
+    incidents: list[int]
+
+    @classmethod
+    def of(cls, harm: Sequence[DayHarm]) -> HarmDays:
+        """`harm`: ascending days."""
+        return cls(
+            [h.day.toordinal() for h in harm], [h.points for h in harm], [h.incidents for h in harm]
+        )
+
+
+def harm_columns(
+    rows: Iterable[Sequence[Any]], key_of: Callable[[Any, Any], Hashable | None]
+) -> dict[Any, HarmDays]:
+    """`harm_by_key_day` as columns (HarmDays), for rows dated by the day's ordinal and
+    without fatalities, as `queries.pair_violations` reads them for trust: the same sums in the
+    same order, so the same floats."""
+    keys: dict[tuple[Any, Any], Hashable | None] = {}
+    out: dict[Any, HarmDays] = {}
+    missing = object()
+    for d, p, t, n, _dead, points in rows:
+        key = keys.get((p, t), missing)
+        if key is missing:
+            key = keys[(p, t)] = key_of(p, t)
+        if key is None:
+            continue
+        cols = out.get(key)
+        if cols is None:
+            cols = out[key] = HarmDays([], [], [])
+        if cols.ordinals and cols.ordinals[-1] == d:  # the other side of the pair, same day
+            cols.points[-1] += points
+            cols.incidents[-1] += n
+        else:
+            cols.ordinals.append(d)
+            cols.points.append(points)
+            cols.incidents.append(n)
+    for cols in out.values():  # as harm_by_key_day makes each DayHarm
+        cols.points[:] = map(float, cols.points)
+        cols.incidents[:] = map(int, cols.incidents)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
 class DecayedHarm:
     """Harm over a span of days, each day's severity points weighed by its decay at the span's
     end (`points`); `incidents` counted without decay."""
@@ -165,16 +214,15 @@ class DecayedHarm:
 
 
 def decayed_harm(
-    harm: Sequence[DayHarm], spans: Sequence[tuple[date, date]], half_life_days: float
+    harm: Sequence[DayHarm] | HarmDays, spans: Sequence[tuple[date, date]], half_life_days: float
 ) -> list[DecayedHarm]:
     """For each span (first day, last day): the harm of its days (`harm`: ascending days), each
     weighed `decay(last day - day)`. The one place the trust index decays violations: a series of
     many points reads the days once (sorted) and each span by bisection."""
-    if not harm or not spans:
+    columns = harm if isinstance(harm, HarmDays) else HarmDays.of(harm)
+    ordinals, points, incidents = columns.ordinals, columns.points, columns.incidents
+    if not ordinals or not spans:
         return [DecayedHarm(0.0, 0.0) for _ in spans]
-    ordinals = [h.day.toordinal() for h in harm]
-    points = [h.points for h in harm]
-    incidents = [h.incidents for h in harm]
     last_days = [end.toordinal() for _, end in spans]
     # The weight of each age, from `decay`: one list lookup per day and span.
     weight = _decay_table(half_life_days, max(max(last_days) - ordinals[0], 0).bit_length())

@@ -38,9 +38,9 @@ from backend.metrics.schemas import (
     ViolationCounts,
 )
 from backend.metrics.scores import (
-    DayHarm,
     DecayedHarm,
     Engagement,
+    HarmDays,
     HarmIndex,
     Perception,
     TieredHarm,
@@ -48,6 +48,7 @@ from backend.metrics.scores import (
     compliance_value,
     decayed_harm,
     harm_by_key_day,
+    harm_columns,
     trust_pair,
     trust_series,
 )
@@ -261,7 +262,7 @@ def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
 
 def _pair_harm(
     rows: Sequence[tuple[Any, ...]], ids: set[uuid.UUID]
-) -> dict[tuple[uuid.UUID, uuid.UUID], list[DayHarm]]:
+) -> dict[tuple[uuid.UUID, uuid.UUID], HarmDays]:
     """The violation rows (`queries.pair_violations`) of one party against another of `ids`,
     summed per pair and day. Each pair of ids as read is made into UUIDs once, and rows are keyed
     by a number per pair meanwhile (a tuple of UUIDs hashes in Python at every row)."""
@@ -276,7 +277,7 @@ def _pair_harm(
             pairs.append(pair)
         return pairs.index(pair)
 
-    by_number = harm_by_key_day(rows, number, queries.day_of)
+    by_number = harm_columns(rows, number)
     return {pairs[k]: days for k, days in by_number.items()}
 
 
@@ -385,7 +386,11 @@ def trust(
                     now.name: now.contribution - then.contribution
                     for now, then in zip(components, earlier, strict=True)
                 },
-                series=[ValuePoint(on=p, value=v) for p, v in zip(points, series, strict=True)],
+                # Made as they are (a float per day), not validated: 15 pairs x 123 points.
+                series=[
+                    ValuePoint.model_construct(on=p, value=v)
+                    for p, v in zip(points, series, strict=True)
+                ],
             )
         )
     value_of = {(t.party_a_id, t.party_b_id): t.value for t in found}
