@@ -539,7 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--nice-browsers",
         action="store_true",
-        help="run the browsers at the lowest CPU priority (as if on other machines)",
+        help="run the browsers in the idle scheduling class (SCHED_IDLE): they get only the CPU "
+        "the servers and the poster leave, as if on the wall screens' own machines",
     )
     parser.add_argument(
         "--first-render",

@@ -359,7 +359,7 @@ def _severity(
     return sa.func.sum(incidents * weight) + per_death * dead
 
 
-HarmRow = tuple[str, Any, Any, int, int, float]
+HarmRow = tuple[Any, Any, Any, int, int | None, float]
 
 
 def pair_violations(
@@ -428,7 +428,8 @@ def _harm_rows(
     """Verified incidents attributed to a party, from the day tier (`months` False: `spans` of
     days) or the month tier (spans of months' first days), per day or month and party (and
     target, only incidents with one, if `by_target`; else target None): (period as `YYYY-MM-DD`,
-    party, target, incidents, fatalities, severity points), in order of period. The severity is
+    party, target, incidents, fatalities, severity points), in order of period; with `by_target`
+    (trust) the day as its ordinal and fatalities None (`pair_violations`). The severity is
     summed in SQL (`severity_points`), so categories are not returned. Parties as the database
     returns them (`party_of` makes them UUIDs). The caller's own hidden reports are added from
     raw rows (see `_own_hidden`)."""
