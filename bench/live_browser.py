@@ -226,6 +226,7 @@ async def post_load(
     refused = 0
 
     async def post_one(request: bytes, sent: list[dict]) -> None:
+        nonlocal refused
         conn = await free.get()
         try:
             status, _, body = await conn.send(request)
@@ -237,7 +238,6 @@ async def post_load(
         at = time.time()
         stored = created(status, body, sent)
         answered.extend((event_id, at) for event_id in stored)
-        nonlocal refused
         refused += len(sent) - len(stored)
         free.put_nowait(conn)
 

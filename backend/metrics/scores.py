@@ -117,18 +117,16 @@ class TieredHarm:
         return round(points, 9)
 
 
-def harm_by_key_day(
-    rows: Iterable[Sequence[Any]],
-    key_of: Callable[[Any, Any], Hashable | None],
-    day_of: Callable[[Any], date],
-) -> dict[Any, list[DayHarm]]:
+def _summed(
+    rows: Iterable[Sequence[Any]], key_of: Callable[[Any, Any], Hashable | None]
+) -> dict[Any, tuple[list[Any], list[Any], list[Any], list[Any]]]:
     """Violation rows already summed per day, party and target (day, party, target, incidents,
-    fatalities, severity points: `queries.pair_violations`), in order of day, summed per
-    `key_of(party, target)` (None: left out) and day: each key's days ascending. Both functions
-    are called once per distinct value (ten years of trust evidence are some 6,500 rows)."""
+    fatalities or None, severity points), in order of day, summed per `key_of(party, target)`
+    (None: left out) and day: per key, columns of its days ascending (the day as read,
+    incidents, fatalities, points). `key_of` is called once per distinct pair (ten years of trust
+    evidence are some 6,500 rows)."""
     keys: dict[tuple[Any, Any], Hashable | None] = {}
-    days: dict[Any, date] = {}
-    sums: dict[Any, list[list[Any]]] = {}
+    sums: dict[Any, tuple[list[Any], list[Any], list[Any], list[Any]]] = {}
     missing = object()
     for d, p, t, n, dead, points in rows:
         key = keys.get((p, t), missing)
@@ -136,22 +134,45 @@ def harm_by_key_day(
             key = keys[(p, t)] = key_of(p, t)
         if key is None:
             continue
-        day = days.get(d)
-        if day is None:
-            day = days[d] = day_of(d)
-        mine = sums.get(key)
-        if mine is None:
-            mine = sums[key] = []
-        if mine and mine[-1][0] == day:  # the same day against the other side of the pair
-            acc = mine[-1]
-            acc[1] += n
-            acc[2] += dead
-            acc[3] += points
+        cols = sums.get(key)
+        if cols is None:
+            cols = sums[key] = ([], [], [], [])
+        days, ns, deads, pts = cols
+        if days and days[-1] == d:  # the same day against the other side of the pair
+            ns[-1] += n
+            if dead is not None:
+                deads[-1] += dead
+            pts[-1] += points
         else:
-            mine.append([day, n, dead, points])
+            days.append(d)
+            ns.append(n)
+            deads.append(dead)
+            pts.append(points)
+    return sums
+
+
+def harm_by_key_day(
+    rows: Iterable[Sequence[Any]],
+    key_of: Callable[[Any, Any], Hashable | None],
+    day_of: Callable[[Any], date],
+) -> dict[Any, list[DayHarm]]:
+    """Violation rows (day, party, target, incidents, fatalities, severity points:
+    `queries.party_tiers`), in order of day, summed per `key_of(party, target)` (None: left out)
+    and day: each key's days ascending. `day_of` is called once per distinct day."""
+    dates: dict[Any, date] = {}
+
+    def day(d: Any) -> date:
+        found = dates.get(d)
+        if found is None:
+            found = dates[d] = day_of(d)
+        return found
+
     return {
-        key: [DayHarm(day, int(n), int(dead), float(points)) for day, n, dead, points in mine]
-        for key, mine in sums.items()
+        key: [
+            DayHarm(day(d), int(n), int(dead), float(pts))
+            for d, n, dead, pts in zip(*cols, strict=True)
+        ]
+        for key, cols in _summed(rows, key_of).items()
     }
 
 
@@ -179,29 +200,10 @@ def harm_columns(
     """`harm_by_key_day` as columns (HarmDays), for rows dated by the day's ordinal and
     without fatalities, as `queries.pair_violations` reads them for trust: the same sums in the
     same order, so the same floats."""
-    keys: dict[tuple[Any, Any], Hashable | None] = {}
-    out: dict[Any, HarmDays] = {}
-    missing = object()
-    for d, p, t, n, _dead, points in rows:
-        key = keys.get((p, t), missing)
-        if key is missing:
-            key = keys[(p, t)] = key_of(p, t)
-        if key is None:
-            continue
-        cols = out.get(key)
-        if cols is None:
-            cols = out[key] = HarmDays([], [], [])
-        if cols.ordinals and cols.ordinals[-1] == d:  # the other side of the pair, same day
-            cols.points[-1] += points
-            cols.incidents[-1] += n
-        else:
-            cols.ordinals.append(d)
-            cols.points.append(points)
-            cols.incidents.append(n)
-    for cols in out.values():  # as harm_by_key_day makes each DayHarm
-        cols.points[:] = map(float, cols.points)
-        cols.incidents[:] = map(int, cols.incidents)
-    return out
+    return {
+        key: HarmDays(days, [float(p) for p in pts], [int(n) for n in ns])
+        for key, (days, ns, _, pts) in _summed(rows, key_of).items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
