@@ -484,8 +484,15 @@ def implementation_area(agreement: AgreementImplementation) -> go.Figure:
 # DDR
 
 
-def ddr_progress(lines: Sequence[DdrProgress], names: Mapping[str, str] | None = None) -> go.Figure:
-    """Achieved against target per line (indicator, phase, party or site), in percent."""
+def ddr_progress(
+    lines: Sequence[DdrProgress],
+    names: Mapping[str, str] | None = None,
+    *,
+    indicators: bool = False,
+) -> go.Figure:
+    """Achieved against target per line, in percent: per indicator (`indicators`), with its
+    counts; per phase, party or site, the mean of its indicators' (each capped at 100%), with how
+    many of them reached their target (their counts are of different units)."""
     lines = [line for line in lines if line.target or line.achieved]
     if not lines:
         return empty("No DDR targets or milestones")
@@ -497,7 +504,12 @@ def ddr_progress(lines: Sequence[DdrProgress], names: Mapping[str, str] | None =
             y=keys,
             x=pct,
             orientation="h",
-            text=[f"{line.achieved:,} / {line.target:,}" for line in lines],
+            text=[
+                f"{line.achieved:,} / {line.target:,}"
+                if indicators
+                else f"{line.indicators_met} of {line.indicators} indicators met"
+                for line in lines
+            ],
             textposition="auto",
             marker_color=["#009E73" if p >= 100 else "#0072B2" for p in pct],
         )

@@ -295,6 +295,46 @@ def test_ddr_progress_and_verified_share():
     assert [line.key for line in flows.ddr_lines(goals, done, flows.phase_of)] == ["disarmament"]
 
 
+def test_ddr_progress_of_a_phase_is_not_swamped_by_rounds_of_ammunition():
+    """The worked example of docs/methodology.md, "DDR progress": a disarmament phase with
+    40,000 of 50,000 rounds collected, 120 of 100 combatants disarmed and 30 of 300 weapons."""
+    from backend.vocab import DdrIndicator as I
+    from backend.vocab import Finding
+
+    gov, reb, day = uuid.uuid4(), uuid.uuid4(), date(2026, 1, 1)
+    rows = [
+        (I.ammunition_collected, gov, "Camp A", 50_000, 40_000),
+        (I.combatants_disarmed, gov, "Camp A", 60, 70),
+        (I.combatants_disarmed, reb, "Camp B", 40, 50),
+        (I.weapons_collected, reb, "Camp B", 300, 30),
+    ]
+    goals = [flows.DdrGoal(i, p, site, target) for i, p, site, target, _ in rows]
+    done = [flows.DdrAchieved(i, p, site, day, Finding.unverified, n) for i, p, site, _, n in rows]
+    [phase] = flows.ddr_lines(goals, done, flows.phase_of)
+    # Summed, the rounds would make it 40,150 / 50,400 = 80%: the weapons would not show.
+    assert (phase.target, phase.achieved) == (50_400, 40_150)
+    # Rounds 80%, combatants 120% counted as 100%, weapons 10%: (0.8 + 1 + 0.1) / 3.
+    assert phase.progress == pytest.approx(0.6333, abs=1e-4)
+    assert (phase.indicators, phase.indicators_met) == (3, 1)
+    assert flows.ddr_overall(goals, done).progress == phase.progress
+    # Each indicator's own line is its plain share, above 100% when passed.
+    lines = {
+        x.key: x.progress
+        for x in flows.ddr_lines(goals, done, lambda r: r.indicator.value, one_indicator=True)
+    }
+    assert lines == {
+        "ammunition_collected": 0.8,
+        "combatants_disarmed": 1.2,
+        "weapons_collected": 0.1,
+    }
+    # A party's line: its own indicators only (Rebels: combatants 125% and weapons 10%).
+    by_party = {x.key: x for x in flows.ddr_lines(goals, done, lambda r: str(r.party_id))}
+    assert by_party[str(reb)].progress == pytest.approx((1 + 0.1) / 2)
+    assert by_party[str(gov)].progress == pytest.approx((0.8 + 1) / 2)
+    # Milestones with no target anywhere in the line: no progress to speak of.
+    assert flows.ddr_overall([], done).progress is None
+
+
 def test_percentile_offsets_by_nearest_rank():
     values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
     assert flows.nearest_rank(values, 50) == 5.0

@@ -44,15 +44,41 @@ class DdrGoal:
     target_quantity: int
 
 
-def _ddr_line(key: str, goals: Sequence[DdrGoal], done: Sequence[DdrAchieved]) -> DdrProgress:
+def _indicator_shares(goals: Sequence[DdrGoal], done: Sequence[DdrAchieved]) -> list[float]:
+    """Each indicator's achieved / target among `goals` and `done`, for the indicators with a
+    target, in the indicators' order."""
+    targets: dict[DdrIndicator, int] = defaultdict(int)
+    achieved: dict[DdrIndicator, int] = defaultdict(int)
+    for g in goals:
+        targets[g.indicator] += g.target_quantity
+    for a in done:
+        achieved[a.indicator] += a.quantity
+    return [achieved[i] / t for i, t in sorted(targets.items()) if t]
+
+
+def _ddr_line(
+    key: str, goals: Sequence[DdrGoal], done: Sequence[DdrAchieved], *, one_indicator: bool
+) -> DdrProgress:
+    """One line of DDR progress. For one indicator, progress is achieved / target (above 1 when
+    the target is passed). For several (a phase, party, site or all), whose counts are of
+    different units (rounds of ammunition beside weapons beside people), it is the mean of their
+    progress, each capped at 1: rounds cannot swamp people, and a target passed does not make up
+    for one missed (docs/methodology.md, "DDR progress")."""
     target = sum(g.target_quantity for g in goals)
     achieved = sum(a.quantity for a in done)
     verified = sum(a.quantity for a in done if a.finding is Finding.verified)
+    shares = _indicator_shares(goals, done)
+    if one_indicator:
+        progress = ratio(achieved, target)
+    else:
+        progress = ratio(sum(min(s, 1.0) for s in shares), len(shares))
     return DdrProgress(
         key=key,
         target=target,
         achieved=achieved,
-        progress=ratio(achieved, target),
+        progress=progress,
+        indicators=len(shares),
+        indicators_met=sum(s >= 1 for s in shares),
         verified=verified,
         verified_share=ratio(verified, achieved),
         women=sum(a.women for a in done),
@@ -66,8 +92,11 @@ def ddr_lines(
     goals: Sequence[DdrGoal],
     done: Sequence[DdrAchieved],
     key: Callable[[DdrGoal | DdrAchieved], str | None],
+    *,
+    one_indicator: bool = False,
 ) -> list[DdrProgress]:
-    """Target against achieved per value of `key` (indicator, phase, party or site)."""
+    """Target against achieved per value of `key`: the indicator (`one_indicator`), or its phase,
+    party or site (several indicators each)."""
     targets: dict[str, list[DdrGoal]] = defaultdict(list)
     achieved: dict[str, list[DdrAchieved]] = defaultdict(list)
     for g in goals:
@@ -75,12 +104,13 @@ def ddr_lines(
     for a in done:
         achieved[key(a) or ""].append(a)
     return [
-        _ddr_line(k, targets.get(k, []), achieved.get(k, [])) for k in sorted({*targets, *achieved})
+        _ddr_line(k, targets.get(k, []), achieved.get(k, []), one_indicator=one_indicator)
+        for k in sorted({*targets, *achieved})
     ]
 
 
 def ddr_overall(goals: Sequence[DdrGoal], done: Sequence[DdrAchieved]) -> DdrProgress:
-    return _ddr_line("all", goals, done)
+    return _ddr_line("all", goals, done, one_indicator=False)
 
 
 def phase_of(row: DdrGoal | DdrAchieved) -> str:

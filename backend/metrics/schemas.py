@@ -151,9 +151,16 @@ class TrustReport(BaseModel):
 
 class DdrProgress(BaseModel):
     key: str = Field(description="The indicator, phase, party id or site this line is about")
-    target: int
-    achieved: int
-    progress: float | None = Field(description="achieved / target; null without a target")
+    target: int = Field(
+        description="Sum of the targets (of several indicators: mixed units, read `progress`)"
+    )
+    achieved: int = Field(description="Sum achieved (of several indicators: mixed units)")
+    progress: float | None = Field(
+        description="One indicator: achieved / target. Several (a phase, party, site, all): the "
+        "mean of their achieved / target, each capped at 1. Null without a target"
+    )
+    indicators: int = Field(description="Indicators with a target in this line")
+    indicators_met: int = Field(description="Of those, how many reached their target")
     verified: int
     verified_share: float | None
     women: int

@@ -431,7 +431,7 @@ def ddr(
     return DdrReport(
         window=window.public(all_incidents=principal.sees_everything),
         overall=flows.ddr_overall(goals, done),
-        by_indicator=flows.ddr_lines(goals, done, lambda r: r.indicator.value),
+        by_indicator=flows.ddr_lines(goals, done, lambda r: r.indicator.value, one_indicator=True),
         by_phase=flows.ddr_lines(goals, done, flows.phase_of),
         by_party=flows.ddr_lines(goals, done, lambda r: str(r.party_id)),
         by_site=flows.ddr_lines(goals, done, lambda r: r.site),

@@ -47,7 +47,7 @@ def figures_for(query: str) -> tuple:
         names = {str(p.id): p.code for p in data.parties(session)}
     people = [line for line in report.by_indicator if line.key not in ARMS]
     return (
-        figures.ddr_progress(report.by_indicator),
+        figures.ddr_progress(report.by_indicator, indicators=True),
         figures.ddr_progress(report.by_phase),
         figures.ddr_progress(report.by_party, names),
         figures.ddr_progress(report.by_site),
