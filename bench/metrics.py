@@ -16,13 +16,20 @@ series) and over the full ten years (monthly series), as an analyst (every incid
 incidents, as a viewer (the visibility rule). After the fill it runs ANALYZE (and VACUUM on
 PostgreSQL), as autovacuum would before the data is in service.
 
+Each measure is timed three times: as a running server answers it again (what it read of tables
+that change rarely kept beside their stamps: `queries._kept`, and of the violation rollups per
+month: `queries._kept_months`); as the **first call after a verification** (the stamp of the
+latest month made new before each call: that month read again); and with **all months new**
+(every month's stamp made new, as an import of history or a rebuild makes them: all read again).
+
 Baselines, in the same run: `SELECT day, count(*) ... GROUP BY day` and `... GROUP BY category,
 admin1, alleged_party_id` over the same window of raw rows; and, per measure, **the same measure
 over raw rows** (`raw`): the same service function on a connection where every rollup table is
 shadowed by a temporary view of the same name that computes it from the raw rows of the span the
 measure reads, by the plain `GROUP BY` that `peacewatch metrics rebuild` runs
 (`backend.metrics.rollups.raw_selects`), reading days only (no month tier: a month view would
-only scan the same rows again). Its ratio is raw p50 / measure p50. `--no-raw` skips it.
+only scan the same rows again), with no month of the violation rollups stamped (nothing summed
+from the raw rows is kept). Its ratio is raw p50 / measure p50. `--no-raw` skips it.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ from backend.vocab import IncidentCategory, Role
 
 CATEGORIES = [c.value for c in IncidentCategory]
 YEARS_DAYS = 3650
+MONTH_STAMPS = "metrics_violation_stamp"
 CHUNK = 50_000
 
 
@@ -341,14 +349,35 @@ def _surveys(conn: Any, parties: list[str], n: int, today: date, now: Any, d: st
 # --- timing -------------------------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any], runs: int) -> list[float]:
+def timed(
+    fn: Callable[[], Any], runs: int, before: Callable[[], Any] = lambda: None
+) -> list[float]:
     fn()  # warm the caches once, as a running server's are
     out = []
     for _ in range(runs):
+        before()
         started = time.perf_counter()
         fn()
         out.append((time.perf_counter() - started) * 1000)
     return sorted(out)
+
+
+def restamp(db: Database, every_month: bool = False) -> Callable[[], None]:
+    """The stamp of the violation rollups' latest month made new (`metrics_violation_stamp`),
+    as a verification of a recent incident makes it: the next call of a measure reads that month
+    again (`queries._kept_months`). With `every_month`, every month's, as an import of history
+    or `peacewatch metrics rebuild` makes them: everything read again."""
+    which = "" if every_month else f"WHERE month = (SELECT max(month) FROM {MONTH_STAMPS})"  # noqa: S608
+
+    def run() -> None:
+        with db.engine.begin() as conn:
+            months = conn.exec_driver_sql(f"SELECT month FROM {MONTH_STAMPS} {which}").all()  # noqa: S608
+            conn.execute(
+                sa.text(f"UPDATE {MONTH_STAMPS} SET version = :v WHERE month = :m"),  # noqa: S608
+                [{"v": uuid.uuid4().hex, "m": m} for (m,) in months],
+            )
+
+    return run
 
 
 def p95(values: list[float]) -> float:
@@ -437,17 +466,23 @@ def over_raw_rows(db: Database, since: date, end: date) -> Iterator[sa.Connectio
         )
     conn = engine.connect()
     month_terms = windows.month_terms
+    schema = "main" if db.dialect == "sqlite" else "public"
     try:
         for table, select in rollups.raw_selects(db.dialect, where).items():
             view = f"CREATE TEMP VIEW {table} ({rollups.columns(table)}) AS {select}"
             conn.exec_driver_sql(view)
+        # No month of the violation rollups has a stamp, so nothing summed from them is kept:
+        # each call sums the raw rows.
+        conn.exec_driver_sql(
+            f"CREATE TEMP VIEW {MONTH_STAMPS} AS SELECT * FROM {schema}.{MONTH_STAMPS} WHERE 1 = 0"  # noqa: S608
+        )
         conn.commit()
         windows.month_terms = lambda lo, hi: [Term(1, False, lo, hi)]  # type: ignore[assignment]
         yield conn
     finally:
         windows.month_terms = month_terms
         conn.rollback()
-        for table in rollups.TABLES:
+        for table in (*rollups.TABLES, MONTH_STAMPS):
             conn.exec_driver_sql(f"DROP VIEW IF EXISTS {temp}.{table}")
         conn.commit()
         conn.close()
@@ -504,7 +539,16 @@ def run(
             values = timed(fn, runs)
             overview += statistics.median(values)
             rows.append(_row(label, name, values, floor, raw))
-            line = f"p50 {rows[-1]['p50_ms']:>9.1f} ms  p95 {rows[-1]['p95_ms']:>9.1f} ms"
+            cold = timed(fn, runs, before=restamp(db))
+            rows[-1]["cold_p50_ms"], rows[-1]["cold_p95_ms"] = statistics.median(cold), p95(cold)
+            full = timed(fn, runs, before=restamp(db, every_month=True))
+            rows[-1]["full_p50_ms"], rows[-1]["full_p95_ms"] = statistics.median(full), p95(full)
+            r = rows[-1]
+            line = (
+                f"p50 {r['p50_ms']:>6.1f} p95 {r['p95_ms']:>6.1f}  after a verification "
+                f"{r['cold_p50_ms']:>6.1f} {r['cold_p95_ms']:>6.1f}  all months new "
+                f"{r['full_p50_ms']:>6.1f} {r['full_p95_ms']:>6.1f} ms"
+            )
             if raw_runs:
                 since = raw_since(name, start, today, settings)
                 with over_raw_rows(db, since, end) as conn:
@@ -541,13 +585,21 @@ def _row(window: str, name: str, values: list[float], floor: float, raw: float) 
     }
 
 
-def _incident_rows(n: int, dialect: str, offset: int = 0) -> list[dict[str, Any]]:
-    """`n` incidents over ten years (one per 3,650 / n days), as the bench's fill spreads them."""
+def _incident_rows(
+    n: int, dialect: str, offset: int = 0, parties: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """`n` incidents over ten years (one per 3,650 / n days), as the bench's fill spreads them;
+    given `parties`, every fifth verified and attributed to one of them (a violation), the rest
+    unverified."""
     now = utcnow()
     cats = CATEGORIES
+    verified = [_id(p, dialect) for p in parties or []]
     return [
         {
             "id": uuid.uuid4() if dialect == "postgresql" else uid(),
+            "finding": "verified" if verified and i % 5 == 0 else "unverified",
+            "by": verified[i % len(verified)] if verified and i % 5 == 0 else None,
+            "on": verified[(i + 1) % len(verified)] if verified and i % 5 == 0 else None,
             "at": now - timedelta(days=((i + offset) * 7919) % YEARS_DAYS, minutes=i % 1440),
             "cat": cats[i % 12],
             "region": f"Region {i % 15}",
@@ -563,31 +615,52 @@ def _incident_rows(n: int, dialect: str, offset: int = 0) -> list[dict[str, Any]
 _INSERT = sa.text(
     "INSERT INTO incident (id, occurred_at, date_precision, category, latitude, longitude, "
     "geo_precision, location_name, admin1, admin2, fatalities, injuries, source_type, "
-    "description, sensitivity, status, finding, reported_by, received_at, updated_at) VALUES "
+    "description, sensitivity, status, finding, attributed_party_id, target_party_id, "
+    "reported_by, received_at, updated_at) VALUES "
     "(:id, :at, 'day', :cat, 6.3, -10.8, 'exact', 'Place', :region, :district, :dead, 0, "
-    "'patrol', '', :sens, 'received', 'unverified', 'bench', :now, :now)"
+    "'patrol', '', :sens, 'received', :finding, :by, :on, 'bench', :now, :now)"
 ).bindparams(sa.bindparam("at", type_=UTCDateTime), sa.bindparam("now", type_=UTCDateTime))
 
 
 def insert_cost(server: str | None, n: int) -> list[dict[str, Any]]:
     """What the rollup triggers cost a writer: `n` incidents inserted in batches of 500 (an
-    import) and 1,000 inserted one per transaction (field reports), into a fresh database at
-    migration 0008 (day rollups only) and one at head (with the month tier of 0009; the delay
-    histogram of 0010 follows verification findings, not these inserts), both migrated and timed
-    in this run, one after the other."""
+    import) and 1,000 inserted one per transaction (field reports), every fifth verified and
+    attributed (a violation), into a fresh database at migration 0008 (day rollups only), one at
+    0013 (with the month tier of 0009; the delay histogram of 0010 follows verification
+    findings, not these inserts) and one at head (with the month stamps of the violation rollups,
+    0014), all migrated and timed in this run, one after the other."""
     out = []
-    for revision in ("0008", "head"):
+    schemas = {
+        "0008": "0008 (day rollups)",
+        "0013": "0013 (+ month tier)",
+        "head": "head (+ month stamps)",
+    }
+    for revision, schema in schemas.items():
         with database(server, None, None) as url:
             migrate.upgrade(url, revision)
             db = Database(Settings(database_url=url, _env_file=None))  # type: ignore[call-arg]
+            parties = [uid() for _ in range(4)]
             try:
-                rows = _incident_rows(n, db.dialect)
+                with db.engine.begin() as conn:
+                    conn.execute(
+                        sa.text(
+                            "INSERT INTO party (id, name, code, kind, signatory, aliases, "
+                            "created_at, updated_at) VALUES "
+                            "(:id, :name, :code, 'rebel_group', true, '[]', :at, :at)"
+                        ).bindparams(sa.bindparam("at", type_=UTCDateTime)),
+                        [
+                            {"id": _id(p, db.dialect), "name": f"Party {k}", "code": f"P{k}"}
+                            | {"at": utcnow()}
+                            for k, p in enumerate(parties)
+                        ],
+                    )
+                rows = _incident_rows(n, db.dialect, parties=parties)
                 started = time.perf_counter()
                 for lo in range(0, n, 500):
                     with db.engine.begin() as conn:
                         conn.execute(_INSERT, rows[lo : lo + 500])
                 batched = time.perf_counter() - started
-                singles = _incident_rows(1000, db.dialect, offset=n)
+                singles = _incident_rows(1000, db.dialect, offset=n, parties=parties)
                 started = time.perf_counter()
                 for row in singles:
                     with db.engine.begin() as conn:
@@ -596,15 +669,10 @@ def insert_cost(server: str | None, n: int) -> list[dict[str, Any]]:
             finally:
                 db.dispose()
         out.append(
-            {
-                "schema": "0008 (day rollups)" if revision == "0008" else "head (+ 0009, 0010)",
-                "batched_s": batched,
-                "rows_per_s": n / batched,
-                "single_s": single,
-            }
+            {"schema": schema, "batched_s": batched, "rows_per_s": n / batched, "single_s": single}
         )
         say(
-            f"  {out[-1]['schema']:<22} {n:,} in batches of 500: {batched:.2f} s "
+            f"  {schema:<22} {n:,} in batches of 500: {batched:.2f} s "
             f"({n / batched:,.0f}/s); 1,000 single-row transactions: {single:.2f} s"
         )
     return out
@@ -664,8 +732,8 @@ def main(argv: list[str] | None = None) -> int:
         "--insert-cost",
         type=int,
         metavar="N",
-        help="only time N incident inserts at migration 0008 and at head (the month tier's and "
-        "the delay histogram's triggers: their cost), "
+        help="only time N incident inserts (a fifth of them violations) at migrations 0008 and "
+        "0013 and at head (what each tier of triggers costs a writer), "
         "on fresh databases (SQLite, or --postgres)",
     )
     args = parser.parse_args(argv)
@@ -699,16 +767,22 @@ def main(argv: list[str] | None = None) -> int:
             db.dispose()
     say("")
     say(
-        "| window | measure | p50 ms | p95 ms | x GROUP BY day | raw 3-column GROUP BY / measure "
+        "| window | measure | p50 ms | p95 ms | after a verification: p50 ms | p95 ms "
+        "| all months new: p50 ms | p95 ms "
+        "| x GROUP BY day | raw 3-column GROUP BY / measure "
         "| same measure over raw rows, p50 ms | raw / measure |"
     )
-    say("|---|---|---|---|---|---|---|---|")
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [
             _cell(r.get(k), f)
             for k, f in (
                 ("p50_ms", ",.1f"),
                 ("p95_ms", ",.1f"),
+                ("cold_p50_ms", ",.1f"),
+                ("cold_p95_ms", ",.1f"),
+                ("full_p50_ms", ",.1f"),
+                ("full_p95_ms", ",.1f"),
                 ("x_baseline", ".1f"),
                 ("raw_over_measure", ".1f"),
                 ("same_raw_p50_ms", ",.1f"),

@@ -26,8 +26,15 @@ from tests.helpers import today
 
 BIN = Path(sys.executable).with_name("peacewatch")
 # Not records: who did what, tokens, idempotency keys, and the random stamps that tell the
-# measures when commitments, parties and activities changed (metrics_source_version).
-SNAPSHOT_SKIP = {"audit_entry", "api_token", "idempotency_key", "metrics_source_version"}
+# measures when commitments, parties and activities (metrics_source_version) or a month of
+# violations (metrics_violation_stamp) changed.
+SNAPSHOT_SKIP = {
+    "audit_entry",
+    "api_token",
+    "idempotency_key",
+    "metrics_source_version",
+    "metrics_violation_stamp",
+}
 
 
 def scalar(db: Database, sql: str, **params: Any) -> Any:

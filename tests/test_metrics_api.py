@@ -4,11 +4,12 @@ numbers a user of the dashboard would notice."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from backend.metrics import rollups
 from tests.helpers import API, error_field, incident_body, post, today
 
 
@@ -482,3 +483,80 @@ def test_track_activities_are_read_again_after_a_change(client, db, admin, analy
     with db.engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM track_activity_party")
     assert engagement() is None
+
+
+def _violation_days_read(client, action) -> list[tuple[date, date]]:
+    """The ranges of days of the violation rollup that `action` makes the app read."""
+    ranges: list[tuple[date, date]] = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        if re.search(r"FROM metrics_violation_day\b", statement):
+            values = parameters.values() if isinstance(parameters, dict) else parameters
+            days = [
+                v if isinstance(v, date) else date.fromisoformat(v)
+                for v in values
+                if isinstance(v, date)
+                or (isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", v))
+            ]
+            ranges.extend(zip(days[::2], days[1::2], strict=True))
+
+    engine = client.app.state.db.engine
+    sa.event.listen(engine, "before_cursor_execute", spy)
+    try:
+        action()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", spy)
+    return ranges
+
+
+def test_violations_are_summed_again_only_after_a_change(client, db, analyst, world, auth):
+    """What the measures sum from the violation rollups is kept per month until the month's rows
+    change (migration 0014): a verification, a later finding, SQL from another connection or a
+    rebuild is seen by the next request; a month nothing changed in is not read again, and a
+    report nobody verified yet, most of what arrives, changes nothing."""
+    gov, reb, reporter = world["gov"], world["reb"], auth("reporter")
+
+    def harm() -> int:
+        [pair] = get(client, "/metrics/trust", analyst)["pairs"]
+        return {c["name"]: c for c in pair["components"]}["violations"]["counts"]["incidents"]
+
+    def reads(day: date) -> bool:
+        """Whether the next request reads `day`'s rows again."""
+        return any(lo <= day <= hi for lo, hi in _violation_days_read(client, harm))
+
+    first = incident(client, reporter, occurred_at=ago(3), target_party_id=gov)
+    verify(client, analyst, first, "verified", reb)
+    day = today() - timedelta(days=3)
+    assert harm() == 1
+    assert not reads(day)  # kept
+    # Months with no violation have no stamp: read every time (a few empty ranges).
+    assert _violation_days_read(client, harm)
+
+    incident(client, reporter, occurred_at=ago(3), target_party_id=gov)  # not verified
+    assert not reads(day)
+
+    second = incident(client, reporter, occurred_at=ago(3), target_party_id=gov)
+    verify(client, analyst, second, "verified", reb)
+    assert reads(day)
+    assert harm() == 2
+    verify(client, analyst, second, "refuted")  # a later finding takes it back
+    assert harm() == 1
+
+    with db.engine.begin() as conn:  # as another process or a console would
+        conn.exec_driver_sql("DELETE FROM metrics_violation_day")
+    assert harm() == 0
+    with db.session() as session:  # `peacewatch metrics rebuild`
+        rollups.rebuild(session)
+    assert harm() == 1
+    with db.engine.begin() as conn:  # stamps lost: read every time, never wrong
+        conn.exec_driver_sql("DELETE FROM metrics_violation_stamp")
+    assert reads(day)
+    assert harm() == 1
+    if db.dialect == "postgresql":
+        with db.session() as session:
+            rollups.rebuild(session)  # stamps every month again
+        assert harm() == 1
+        assert not reads(day)
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("TRUNCATE metrics_violation_day")
+        assert harm() == 0

@@ -106,6 +106,31 @@ def _assert_rollups_match(db) -> None:
         assert rollups.stored(session) == rollups.recompute(session)
 
 
+def _violation_months(db) -> tuple[dict[str, set], dict[str, str]]:
+    """The violation rollups' rows per month (`YYYY-MM`), and each month's stamp (migration
+    0014)."""
+    rows: dict[str, set] = {}
+    with db.session(write=False) as session:
+        stored = rollups.stored(session)
+        for table in ("metrics_violation_day", "metrics_violation_month"):
+            for row in stored[table]:
+                rows.setdefault(row[0][:7], set()).add((table, row))
+        stamps = dict(
+            session.execute(sa.text("SELECT month, version FROM metrics_violation_stamp")).all()
+        )
+    return rows, {str(m)[:7]: v for m, v in stamps.items()}
+
+
+def _assert_changed_months_restamped(db, before, after) -> None:
+    """Every month whose violation rows an operation changed has a new stamp, and every month
+    with rows has one: what a reader keeps of the others is still right."""
+    (rows, stamps), (rows_now, stamps_now) = before, after
+    for month in {*rows, *rows_now}:
+        if rows.get(month) != rows_now.get(month):
+            assert stamps_now.get(month) != stamps.get(month), month
+    assert set(rows_now) <= set(stamps_now)
+
+
 def _apply(op: tuple, *, client, db, parties, reporter, analyst) -> None:
     kind = op[0]
     if kind == "post":
@@ -207,7 +232,9 @@ def test_rollups_equal_a_recomputation_after_random_writes(client, db, auth, mak
     @given(st.lists(ops, min_size=1, max_size=8))
     def check(sequence: list[tuple]) -> None:
         for op in sequence:
+            before = _violation_months(db)
             _apply(op, client=client, db=db, parties=parties, reporter=reporter, analyst=analyst)
+            _assert_changed_months_restamped(db, before, _violation_months(db))
         _assert_rollups_match(db)
 
     check()

@@ -224,6 +224,20 @@ class SourceVersion(SQLModel, table=True):
     version: str = Field(max_length=36)
 
 
+class ViolationStamp(SQLModel, table=True):
+    """A stamp per calendar month of the violation rollups (`month`: its first day), made new by
+    triggers in every transaction that changes a row of `metrics_violation_day` of a day of the
+    month or of `metrics_violation_month` of the month (migration 0014). A process keeps what it
+    summed of each month beside the month's stamp and reads again only the months whose stamp
+    moved (`queries._kept_months`). A month with no stamp is read every time. Random, as
+    `SourceVersion`'s."""
+
+    __tablename__ = "metrics_violation_stamp"
+
+    month: date = Field(primary_key=True)
+    version: str = Field(max_length=36)
+
+
 class AlertSeen(SQLModel, table=True):
     """Each alert once announced, per audience: the INSERT that adds a row is the one process (of
     however many serve the database) that announces the alert on the live stream.
