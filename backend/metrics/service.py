@@ -172,21 +172,27 @@ def compliance_values(
     with_series: bool = True,
     with_categories: bool = True,
     loaded: pam.CommitmentBook | None = None,
+    harm: dict[uuid.UUID, TieredHarm] | None = None,
 ) -> ComplianceReport:
-    """`loaded`: the commitments (`queries.commitments`), when the caller has read them already.
-    Without series or categories (the alerts need only each index), those are left empty."""
+    """`loaded`: the commitments (`queries.commitments`), when the caller has read them already;
+    `harm`: each party's harm (`_tiered`), when the caller has read it over ranges that include
+    the window (and the series' spans). Without series or categories (the alerts need only each
+    index), those are left empty."""
     span = settings.metrics_series_window_days
     points = bucket_ends(window) if with_series else []
     spans = [(p - timedelta(days=span - 1), p) for p in points]
-    day_rows, month_rows = queries.party_tiers(
-        session,
-        principal,
-        [(window.date_from, window.date_to), *spans],
-        region=window.region,
-        settings=settings,
-    )
+    by_party = harm
+    if by_party is None:
+        by_party = _tiered(
+            *queries.party_tiers(
+                session,
+                principal,
+                [(window.date_from, window.date_to), *spans],
+                region=window.region,
+                settings=settings,
+            )
+        )
     book = loaded or queries.commitments(session)
-    by_party = _tiered(day_rows, month_rows)
     by_category = (
         queries.violation_categories(session, principal, window) if with_categories else {}
     )
@@ -591,6 +597,13 @@ def alerts(
     span = settings.metrics_series_window_days
     now_window = Window(end - timedelta(days=span - 1), end, window.region, window.party_id)
     then_window = now_window.shifted(settings.alert_recent_days)
+    previous = recent.shifted(settings.alert_recent_days)
+    # Each party's harm over all four ranges, read once (the compliance now and a week before,
+    # the spoilers' recent and previous periods): two statements, not six.
+    periods = [(w.date_from, w.date_to) for w in (now_window, then_window, recent, previous)]
+    harm = _tiered(
+        *queries.party_tiers(session, principal, periods, region=recent.region, settings=settings)
+    )
     loaded = queries.commitments(session)
     now_values, then_values = (
         compliance_values(
@@ -601,6 +614,7 @@ def alerts(
             with_series=False,
             with_categories=False,
             loaded=loaded,
+            harm=harm,
         )
         for w in (now_window, then_window)
     )
@@ -611,14 +625,8 @@ def alerts(
         on=end,
     )
     found += rules.overdue_alerts(loaded.overdue(end, window.party_id))
-    previous = recent.shifted(settings.alert_recent_days)
-
-    periods = [(w.date_from, w.date_to) for w in (recent, previous)]
-    harm = _tiered(
-        *queries.party_tiers(session, principal, periods, region=recent.region, settings=settings)
-    )
     recent_n, previous_n = (
-        {p: h.total(lo, hi).incidents for p, h in harm.items()} for lo, hi in periods
+        {p: h.total(lo, hi).incidents for p, h in harm.items()} for lo, hi in periods[2:]
     )
     spoilers = rules.possible_spoilers(
         recent=recent_n,
