@@ -560,3 +560,38 @@ def test_violations_are_summed_again_only_after_a_change(client, db, analyst, wo
         with db.engine.begin() as conn:
             conn.exec_driver_sql("TRUNCATE metrics_violation_day")
         assert harm() == 0
+
+
+def test_trust_decays_ten_years_of_days_once_per_change(
+    client, db, analyst, world, auth, monkeypatch
+):
+    """While no month of its violations changed, trust gets back the very rows it decayed
+    before and reuses what it derived from them; a verification makes it decay them again."""
+    from backend.metrics import service
+
+    gov, reb, reporter = world["gov"], world["reb"], auth("reporter")
+    with db.engine.begin() as conn:  # every month of the trust's spans stamped, none with rows
+        for month in {(today() - timedelta(days=back)).replace(day=1) for back in range(400)}:
+            conn.execute(
+                sa.text("INSERT INTO metrics_violation_stamp (month, version) VALUES (:m, :v)"),
+                {"m": month, "v": f"empty {month}"},
+            )
+    decayed = []
+    real = service.decayed_harm
+    monkeypatch.setattr(service, "decayed_harm", lambda *a: decayed.append(1) or real(*a))
+
+    def harm() -> int:
+        [pair] = get(client, "/metrics/trust", analyst)["pairs"]
+        return {c["name"]: c for c in pair["components"]}["violations"]["counts"]["incidents"]
+
+    first = incident(client, reporter, occurred_at=ago(3), target_party_id=gov)
+    verify(client, analyst, first, "verified", reb)
+    assert harm() == 1
+    assert decayed
+    decayed.clear()
+    assert (harm(), harm()) == (1, 1)
+    assert not decayed  # the same rows: decayed once
+    second = incident(client, reporter, occurred_at=ago(40), target_party_id=gov)
+    verify(client, analyst, second, "verified", reb)
+    assert harm() == 2
+    assert decayed

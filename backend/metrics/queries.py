@@ -197,8 +197,10 @@ def _stamps(session: Session) -> dict[str, str]:
 
 # The violation rollups' sums, kept per month beside the month's stamp (`ViolationStamp`,
 # migration 0014): {(database, question): {month: (stamp, rows of the month)}}, the question least
-# recently asked dropped first.
+# recently asked dropped first; and per question the rows last put together, with the spans and
+# stamps they were put together for: {(database, question): (spans, stamps, rows)}.
 _MONTHS: dict[tuple[str, Hashable], dict[date, tuple[str, list[Any]]]] = {}
+_JOINED: dict[tuple[str, Hashable], tuple[tuple[Span, ...], tuple[str | None, ...], list[Any]]] = {}
 _MONTHS_MAX = 64
 VS = ViolationStamp.__table__.c  # type: ignore[attr-defined]
 
@@ -226,7 +228,10 @@ def _kept_months(
     days on the month tier), from the months kept for the question `asked` whose stamp has not
     moved, and one `read` of the other months, whole (first day to `last_day(month)`). A month
     with no stamp is read every time. The stamps are read before the rows, so rows are never
-    older than their stamp. Rows are shared: callers must not change them."""
+    older than their stamp. Asked again for the same spans with no stamp moved (and none
+    missing), it returns the very list it returned before, so that what a caller derives from
+    it can be kept by the list's identity (`service._decayed_pairs`). Rows are shared: callers
+    must not change them."""
     months = sorted({m for lo, hi in spans for m in _months_of(lo, hi)})
     if not months:
         return []
@@ -237,11 +242,16 @@ def _kept_months(
         ).all()
     )
     slot = (session.get_bind().engine.url.render_as_string(hide_password=True), asked)
+    now = (tuple(spans), tuple(stamps.get(m) for m in months))
     with _KEEPING:
         kept = _MONTHS.pop(slot, None) or {}
         _MONTHS[slot] = kept  # the most recently asked last
         while len(_MONTHS) > _MONTHS_MAX:
+            _JOINED.pop(next(iter(_MONTHS)), None)
             _MONTHS.pop(next(iter(_MONTHS)))
+        joined = _JOINED.get(slot)
+        if joined is not None and joined[:2] == now and None not in now[1]:
+            return joined[2]
         blocks: dict[date, list[Any]] = {}
         for m in months:
             held = kept.get(m)
@@ -274,6 +284,8 @@ def _kept_months(
                 out.extend(row for row in block if a <= row[0] <= b)
             else:
                 out.extend(block)
+    with _KEEPING:
+        _JOINED[slot] = (*now, out)
     return out
 
 

@@ -3,9 +3,10 @@ and the briefing all call these, so no measure is computed twice in two places."
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -287,6 +288,43 @@ def _pair_harm(
     return {pairs[k]: days for k, days in by_number.items()}
 
 
+# Each pair's decayed harm over each span, kept for the last few questions with the very rows it
+# was computed from (`queries.pair_violations` returns the same list while no month of them
+# changed): {(ids, spans, half-life): (rows, decayed)}. Ten years of a pair's days are decayed
+# once per verification, not once per request.
+_DECAYED: dict[
+    Hashable, tuple[Sequence[Any], dict[tuple[uuid.UUID, uuid.UUID], list[DecayedHarm]]]
+] = {}
+_DECAYED_MAX = 16
+_DECAYING = threading.Lock()
+
+
+def _decayed_pairs(
+    rows: Sequence[queries.HarmRow],
+    ids: set[uuid.UUID],
+    spans: Sequence[tuple[date, date]],
+    half_life_days: float,
+) -> dict[tuple[uuid.UUID, uuid.UUID], list[DecayedHarm]]:
+    """Each pair's harm (`_pair_harm`) decayed over each of `spans` (`decayed_harm`), kept
+    while the same rows (the same list, held here so that its identity is not reused) come back
+    for the same question. Shared: callers must not change it."""
+    asked = (frozenset(ids), tuple(spans), half_life_days)
+    with _DECAYING:
+        held = _DECAYED.get(asked)
+    if held is not None and held[0] is rows:
+        return held[1]
+    decayed = {
+        pair: decayed_harm(days, spans, half_life_days)
+        for pair, days in _pair_harm(rows, ids).items()
+    }
+    with _DECAYING:
+        _DECAYED.pop(asked, None)
+        while len(_DECAYED) >= _DECAYED_MAX:
+            _DECAYED.pop(next(iter(_DECAYED)))
+        _DECAYED[asked] = (rows, decayed)
+    return decayed
+
+
 def trust(
     *, session: Session, principal: Principal, settings: Settings, filters: TrustFilters
 ) -> TrustReport:
@@ -321,10 +359,7 @@ def trust(
         (window.date_from - shift, window.date_to - shift),
         *((p - timedelta(days=span - 1), p) for p in points),
     ]
-    decayed = {
-        pair: decayed_harm(days, spans, settings.trust_half_life_days)
-        for pair, days in _pair_harm(rows, ids).items()
-    }
+    decayed = _decayed_pairs(rows, ids, spans, settings.trust_half_life_days)
     no_harm = [DecayedHarm(0.0, 0.0)] * len(spans)
     activities = queries.engagements(session, earliest, window.date_to)
     book = queries.commitments(session)
