@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -372,13 +373,13 @@ def test_every_metrics_route_is_documented_with_its_response_model(client):
 # same transaction, so the next measure reads them again.
 
 
-def _commitment_reads(client, action, table: str = "commitment") -> int:
-    """How many statements `action` makes the app send that read `table`."""
-    seen: list[str] = []
+def _reads(client, action, table: str) -> list[tuple[str, Any]]:
+    """The statements `action` makes the app send that read `table`, with their parameters."""
+    seen: list[tuple[str, Any]] = []
 
     def spy(conn, cursor, statement, parameters, context, executemany):
         if re.search(rf"FROM {table}\b", statement):
-            seen.append(statement)
+            seen.append((statement, parameters))
 
     engine = client.app.state.db.engine
     sa.event.listen(engine, "before_cursor_execute", spy)
@@ -386,7 +387,12 @@ def _commitment_reads(client, action, table: str = "commitment") -> int:
         action()
     finally:
         sa.event.remove(engine, "before_cursor_execute", spy)
-    return len(seen)
+    return seen
+
+
+def _commitment_reads(client, action, table: str = "commitment") -> int:
+    """How many statements `action` makes the app send that read `table`."""
+    return len(_reads(client, action, table))
 
 
 def _due(report: dict, party: str) -> dict:
@@ -488,24 +494,14 @@ def test_track_activities_are_read_again_after_a_change(client, db, admin, analy
 def _violation_days_read(client, action) -> list[tuple[date, date]]:
     """The ranges of days of the violation rollup that `action` makes the app read."""
     ranges: list[tuple[date, date]] = []
-
-    def spy(conn, cursor, statement, parameters, context, executemany):
-        if re.search(r"FROM metrics_violation_day\b", statement):
-            values = parameters.values() if isinstance(parameters, dict) else parameters
-            days = [
-                v if isinstance(v, date) else date.fromisoformat(v)
-                for v in values
-                if isinstance(v, date)
-                or (isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", v))
-            ]
-            ranges.extend(zip(days[::2], days[1::2], strict=True))
-
-    engine = client.app.state.db.engine
-    sa.event.listen(engine, "before_cursor_execute", spy)
-    try:
-        action()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", spy)
+    for _, parameters in _reads(client, action, "metrics_violation_day"):
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        days = [
+            v if isinstance(v, date) else date.fromisoformat(v)
+            for v in values
+            if isinstance(v, date) or (isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", v))
+        ]
+        ranges.extend(zip(days[::2], days[1::2], strict=True))
     return ranges
 
 
