@@ -507,7 +507,8 @@ def ddr_progress(
             text=[
                 f"{line.achieved:,} / {line.target:,}"
                 if indicators
-                else f"{line.indicators_met} of {line.indicators} indicators met"
+                else f"{line.indicators_met} of {line.indicators} "
+                f"indicator{'' if line.indicators == 1 else 's'} met"
                 for line in lines
             ],
             textposition="auto",
