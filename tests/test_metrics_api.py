@@ -205,7 +205,8 @@ def test_trust_between_a_pair_and_why_it_moved(client, admin, analyst, world, au
 
 def test_trust_with_no_parties_has_a_series_of_unknowns(client, admin):
     body = get(client, "/metrics/trust", admin)
-    assert body["pairs"] == [] and body["overall"] is None
+    assert body["pairs"] == []
+    assert body["overall"] is None
     assert len(body["overall_series"]) == 90  # the default window, day by day
     assert {p["value"] for p in body["overall_series"]} == {None}
 
@@ -601,3 +602,26 @@ def test_trust_decays_ten_years_of_days_once_per_change(
     verify(client, analyst, second, "verified", reb)
     assert harm() == 2
     assert decayed
+
+
+def test_overdue_alerts_are_made_once_per_change(client, admin, analyst, world, monkeypatch):
+    """The overdue commitments' alerts are made once while no commitment changes, and again
+    after a change."""
+    from backend.metrics import service
+
+    made = []
+    real = service.rules.overdue_alerts
+    monkeypatch.setattr(service.rules, "overdue_alerts", lambda c: made.append(1) or real(c))
+
+    def overdue() -> list[str]:
+        body = get(client, "/alerts", analyst)
+        return [a["title"] for a in body["alerts"] if a["kind"] == "overdue_commitment"]
+
+    late = commit(client, admin, world, world["gov"], due_days_ago=10, title="withdraw")
+    assert overdue() == ["Commitment overdue: withdraw"]
+    made.clear()
+    assert overdue() == overdue() == ["Commitment overdue: withdraw"]
+    assert not made
+    progress(client, analyst, late, "complete", 1)
+    assert overdue() == []
+    assert made
