@@ -19,7 +19,7 @@ import uuid
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar
@@ -195,14 +195,24 @@ def _stamps(session: Session) -> dict[str, str]:
     return stamps
 
 
-# The violation rollups' sums, kept per month beside the month's stamp (`ViolationStamp`,
-# migration 0014): {(database, question): {month: (stamp, rows of the month)}}, the question least
-# recently asked dropped first; and per question the rows last put together, with the spans and
-# stamps they were put together for: {(database, question): (spans, stamps, rows)}.
-_MONTHS: dict[tuple[str, Hashable], dict[date, tuple[str, list[Any]]]] = {}
-_JOINED: dict[tuple[str, Hashable], tuple[tuple[Span, ...], tuple[str | None, ...], list[Any]]] = {}
+@dataclass
+class _Months:
+    """What is kept of the violation rollups for one question: each month's rows beside the
+    month's stamp (`ViolationStamp`, migration 0014), and the rows last put together, with the
+    spans and stamps they were put together for."""
+
+    blocks: dict[date, tuple[str, list[Any]]] = field(default_factory=dict)
+    joined: tuple[tuple[Span, ...], tuple[str | None, ...], list[Any]] | None = None
+
+
+# {(database, question): what is kept}, the question least recently asked dropped first.
+_MONTHS: dict[tuple[str, Hashable], _Months] = {}
 _MONTHS_MAX = 64
 VS = ViolationStamp.__table__.c  # type: ignore[attr-defined]
+
+
+def _next_month(month: date) -> date:
+    return windows.month_end(month) + timedelta(days=1)
 
 
 def _months_of(lo: date, hi: date) -> list[date]:
@@ -210,7 +220,7 @@ def _months_of(lo: date, hi: date) -> list[date]:
     out, m = [], windows.month_start(lo)
     while m <= hi:
         out.append(m)
-        m = windows.month_end(m) + timedelta(days=1)
+        m = _next_month(m)
     return out
 
 
@@ -244,37 +254,34 @@ def _kept_months(
     slot = (session.get_bind().engine.url.render_as_string(hide_password=True), asked)
     now = (tuple(spans), tuple(stamps.get(m) for m in months))
     with _KEEPING:
-        kept = _MONTHS.pop(slot, None) or {}
+        kept = _MONTHS.pop(slot, None) or _Months()
         _MONTHS[slot] = kept  # the most recently asked last
         while len(_MONTHS) > _MONTHS_MAX:
-            _JOINED.pop(next(iter(_MONTHS)), None)
             _MONTHS.pop(next(iter(_MONTHS)))
-        joined = _JOINED.get(slot)
-        if joined is not None and joined[:2] == now and None not in now[1]:
-            return joined[2]
+        if kept.joined is not None and kept.joined[:2] == now and None not in now[1]:
+            return kept.joined[2]
         blocks: dict[date, list[Any]] = {}
         for m in months:
-            held = kept.get(m)
+            held = kept.blocks.get(m)
             if held is not None and held[0] == stamps.get(m):
                 blocks[m] = held[1]
     need = [m for m in months if m not in blocks]
     if need:
         runs: list[Span] = []  # runs of consecutive months, read as one range each
         for m in need:
-            if runs and windows.month_end(runs[-1][1]) + timedelta(days=1) == m:
+            if runs and _next_month(runs[-1][1]) == m:
                 runs[-1] = (runs[-1][0], m)
             else:
                 runs.append((m, m))
         fresh = read([(lo, last_day(hi)) for lo, hi in runs])
         periods = [row[0] for row in fresh]
         for m in need:
-            after = windows.month_end(m) + timedelta(days=1)
             lo = bisect_left(periods, first_day(m))
-            blocks[m] = fresh[lo : bisect_left(periods, first_day(after), lo)]
+            blocks[m] = fresh[lo : bisect_left(periods, first_day(_next_month(m)), lo)]
         with _KEEPING:
             for m in need:
                 if m in stamps:
-                    kept[m] = (stamps[m], blocks[m])
+                    kept.blocks[m] = (stamps[m], blocks[m])
     out: list[Any] = []
     for lo, hi in spans:
         a, b = first_day(lo), first_day(hi)
@@ -285,7 +292,7 @@ def _kept_months(
             else:
                 out.extend(block)
     with _KEEPING:
-        _JOINED[slot] = (*now, out)
+        kept.joined = (*now, out)
     return out
 
 

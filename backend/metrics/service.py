@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, TypeAdapter
 from sqlmodel import Session
@@ -20,7 +20,6 @@ from backend.metrics import alerts as rules
 from backend.metrics import flows, pam, queries
 from backend.metrics.schemas import (
     AgreementImplementation,
-    Alert,
     AlertsReport,
     CommitmentCounts,
     ComplianceReport,
@@ -30,7 +29,6 @@ from backend.metrics.schemas import (
     ImplementationReport,
     IncidentPoint,
     IncidentsReport,
-    OverdueCommitment,
     PairTrust,
     PartyCompliance,
     QueueItem,
@@ -63,6 +61,8 @@ from backend.metrics.window import (
     bucket_starts,
     resolve_window,
 )
+
+T = TypeVar("T")
 
 
 class ImplementationFilters(MetricFilters):
@@ -290,15 +290,29 @@ def _pair_harm(
     return {pairs[k]: days for k, days in by_number.items()}
 
 
-# Each pair's decayed harm over each span, kept for the last few questions with the very rows it
-# was computed from (`queries.pair_violations` returns the same list while no month of them
-# changed): {(ids, spans, half-life): (rows, decayed)}. Ten years of a pair's days are decayed
-# once per verification, not once per request.
-_DECAYED: dict[
-    Hashable, tuple[Sequence[Any], dict[tuple[uuid.UUID, uuid.UUID], list[DecayedHarm]]]
-] = {}
-_DECAYED_MAX = 16
+# What a measure derives from a list that the queries return again, the very same object, while
+# the tables behind it are unchanged (`queries._kept_months`, `CommitmentBook.overdue`), kept with
+# that list (held, so that its identity is not reused) for the last few questions:
+# {question: (source list, what was derived)}.
+_DERIVED: dict[Hashable, tuple[Any, Any]] = {}
+_DERIVED_MAX = 32
 _KEEPING = threading.Lock()  # requests run in threads: one changes what is kept at a time
+
+
+def _derived(asked: Hashable, source: Any, make: Callable[[], T]) -> T:
+    """`make()`, made again only if `source` is not the object it was made from for `asked`.
+    Shared: callers must not change it."""
+    with _KEEPING:
+        held = _DERIVED.get(asked)
+    if held is not None and held[0] is source:
+        return held[1]  # type: ignore[no-any-return]
+    value = make()
+    with _KEEPING:
+        _DERIVED.pop(asked, None)
+        while len(_DERIVED) >= _DERIVED_MAX:
+            _DERIVED.pop(next(iter(_DERIVED)))
+        _DERIVED[asked] = (source, value)
+    return value
 
 
 def _decayed_pairs(
@@ -307,24 +321,16 @@ def _decayed_pairs(
     spans: Sequence[tuple[date, date]],
     half_life_days: float,
 ) -> dict[tuple[uuid.UUID, uuid.UUID], list[DecayedHarm]]:
-    """Each pair's harm (`_pair_harm`) decayed over each of `spans` (`decayed_harm`), kept
-    while the same rows (the same list, held here so that its identity is not reused) come back
-    for the same question. Shared: callers must not change it."""
-    asked = (frozenset(ids), tuple(spans), half_life_days)
-    with _KEEPING:
-        held = _DECAYED.get(asked)
-    if held is not None and held[0] is rows:
-        return held[1]
-    decayed = {
-        pair: decayed_harm(days, spans, half_life_days)
-        for pair, days in _pair_harm(rows, ids).items()
-    }
-    with _KEEPING:
-        _DECAYED.pop(asked, None)
-        while len(_DECAYED) >= _DECAYED_MAX:
-            _DECAYED.pop(next(iter(_DECAYED)))
-        _DECAYED[asked] = (rows, decayed)
-    return decayed
+    """Each pair's harm (`_pair_harm`) decayed over each of `spans` (`decayed_harm`): ten years
+    of a pair's days decayed once per change of the rows, not once per request."""
+    return _derived(
+        ("decayed", frozenset(ids), tuple(spans), half_life_days),
+        rows,
+        lambda: {
+            pair: decayed_harm(days, spans, half_life_days)
+            for pair, days in _pair_harm(rows, ids).items()
+        },
+    )
 
 
 def trust(
@@ -611,26 +617,6 @@ def incidents(
 # Alerts
 
 
-# The overdue commitments' alerts, kept with the list they were made from (`CommitmentBook.overdue`
-# returns the same list for a day and party while no commitment changed; held here, so its
-# identity is not reused): the demo's 116 alerts were 1.7 ms of an 8 ms call on every request.
-_OVERDUE: list[tuple[Sequence[OverdueCommitment], list[Alert]]] = []
-_OVERDUE_MAX = 8
-
-
-def _overdue_alerts(overdue: Sequence[OverdueCommitment]) -> list[Alert]:
-    """`rules.overdue_alerts(overdue)`, made once per list. Shared: not to be changed."""
-    with _KEEPING:
-        for held, made in _OVERDUE:
-            if held is overdue:
-                return made
-    made = rules.overdue_alerts(overdue)
-    with _KEEPING:
-        _OVERDUE.insert(0, (overdue, made))
-        del _OVERDUE[_OVERDUE_MAX:]
-    return made
-
-
 def alerts(
     *, session: Session, principal: Principal, settings: Settings, filters: MetricFilters
 ) -> AlertsReport:
@@ -689,7 +675,11 @@ def alerts(
         drop=settings.alert_compliance_drop,
         on=end,
     )
-    found += _overdue_alerts(loaded.overdue(end, window.party_id))
+    # Made once per change of the commitments (116 alerts were 1.7 ms of an 8 ms call).
+    overdue = loaded.overdue(end, window.party_id)
+    found += _derived(
+        ("overdue", end, window.party_id), overdue, lambda: rules.overdue_alerts(overdue)
+    )
     recent_n, previous_n = (
         {p: h.total(lo, hi).incidents for p, h in harm.items()} for lo, hi in periods[2:]
     )
