@@ -336,6 +336,43 @@ def test_a_reporter_counts_its_own_hidden_reports_and_no_one_elses(client, db, a
     assert seen["hotspots"][0]["incidents"] == 3
 
 
+def test_counts_of_several_windows_read_at_once_equal_each_window_read_alone(client, db, auth):
+    """The alerts read a region's recent and baseline counts in one statement
+    (`queries.counts_apart`): the same counts as reading each window alone, across a month's
+    end, for an analyst and for a reporter with hidden reports of its own."""
+    from backend.auth.service import Principal
+    from backend.metrics import queries
+    from backend.metrics.window import Window
+    from backend.vocab import Role
+
+    mine = auth("reporter", "patrol-a")
+    for days, region, sensitivity, headers in (
+        (1, "Bomi", "public", auth("reporter")),
+        (3, "Bomi", "confidential", mine),
+        (3, "Lofa", "public", mine),
+        (20, "Lofa", "restricted", auth("reporter")),
+        (33, "Bomi", "public", auth("reporter")),
+        (40, None, "public", auth("reporter")),
+        (64, "Lofa", "confidential", auth("reporter")),
+    ):
+        body = incident_body(
+            id=str(uuid.uuid4()),
+            occurred_at=_when(days, 12).isoformat(),
+            admin1=region,
+            sensitivity=sensitivity,
+        )
+        assert client.post(f"{API}/incidents", json=body, headers=headers).status_code == 201
+    today = _when(0, 0).date()
+    spans = [(6, 0), (60, 7), (70, 0)]
+    asked = [Window(today - timedelta(days=a), today - timedelta(days=b)) for a, b in spans]
+    for who in (Principal("analyst-1", Role.analyst), Principal("patrol-a", Role.reporter)):
+        with db.session(write=False) as session:
+            together = queries.counts_apart(session, who, asked, "admin1")
+            alone = [queries.counts(session, who, w, "admin1") for w in asked]
+        assert [sorted(c, key=str) for c in together] == [sorted(c, key=str) for c in alone]
+        assert sum(n for _, n, _ in alone[2]) == (7 if who.role is Role.analyst else 5)
+
+
 def _days_only(lo, hi):
     return (windows.Term(1, False, lo, hi),)
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 from backend.metrics.schemas import ImplementationPoint, LevelShares, OverdueCommitment
 from backend.vocab import CommitmentCategory, ImplementationLevel
+
+T = TypeVar("T")
 
 LEVELS = tuple(ImplementationLevel)
 # PAM's 0-3 per level, looked up once (`ImplementationLevel.score` searches the enum each time,
@@ -261,8 +264,8 @@ class CommitmentBook:
 
     rows: tuple[CommitmentRow, ...]
     progress: tuple[ProgressRow, ...]
-    # `overdue`'s answers by (day, party).
-    _overdue: dict[tuple[date, uuid.UUID | None], list[OverdueCommitment]] = field(
+    # Answers of `overdue` and `due_states`, by what was asked.
+    _answers: dict[Hashable, Any] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -295,18 +298,32 @@ class CommitmentBook:
         """What `due_states` replays for the party's commitments."""
         return self._due_inputs.get(party) or DueInputs((), ())
 
+    def due_states(self, party: uuid.UUID, points: Sequence[date]) -> list[DueState]:
+        """`due_states` of the party's commitments at `points`, worked out once per party and
+        points (every request of a day asks the same). Shared: not to be changed."""
+        points = tuple(points)
+        return self._answer(
+            ("due", party, points), lambda: due_states(self.due_inputs(party), points)
+        )
+
     def overdue(self, on: date, party: uuid.UUID | None = None) -> list[OverdueCommitment]:
         """`overdue_on` of every commitment (the party's only, if given) on `on`, worked out once
         per day and party (the alerts ask on every request). Shared: not to be changed."""
-        key = (on, party)
-        found = self._overdue.get(key)
-        if found is None:
+
+        def make() -> list[OverdueCommitment]:
             mine = self.rows if party is None else self.of_party(party)
-            found = overdue_on(mine, levels_on(mine, self.history, on), on)
-            if len(self._overdue) >= 64:  # any day may be asked for: keep a few
-                self._overdue.clear()
-            self._overdue[key] = found
-        return found
+            return overdue_on(mine, levels_on(mine, self.history, on), on)
+
+        return self._answer(("overdue", on, party), make)
+
+    def _answer(self, asked: Hashable, make: Callable[[], T]) -> T:
+        found = self._answers.get(asked)
+        if found is None:
+            found = make()
+            if len(self._answers) >= 256:  # any day may be asked for: keep a few
+                self._answers.clear()
+            self._answers[asked] = found
+        return found  # type: ignore[no-any-return]
 
     def where(self, keep: Callable[[CommitmentRow], bool]) -> CommitmentBook:
         """The commitments `keep` accepts, with their progress rows: a new book."""

@@ -211,7 +211,7 @@ def compliance_values(
     out = []
     for party in queries.parties(session, sorted(wanted, key=str)):
         harm = by_party.get(party.id, no_harm)
-        now, *at_points = pam.due_states(book.due_inputs(party.id), [window.date_to, *points])
+        now, *at_points = book.due_states(party.id, [window.date_to, *points])
         index, components = _compliance_at(now, harm, window.date_from, window.date_to, settings)
         in_window = harm.total(window.date_from, window.date_to)
         per_category = {c: n for (p, c), n in by_category.items() if p == party.id}
@@ -375,7 +375,7 @@ def trust(
     # Each party's commitment score at the end of each span, by the span's index.
     scores: dict[uuid.UUID, list[float | None]] = {}
     for party in members:
-        states = pam.due_states(book.due_inputs(party.id), days)
+        states = book.due_states(party.id, days)
         on = {d: st.score for d, st in zip(days, states, strict=True)}
         scores[party.id] = [on[end] for _, end in spans]
     surveys: dict[tuple[uuid.UUID, uuid.UUID], list[Perception]] = defaultdict(list)
@@ -631,13 +631,13 @@ def alerts(
         window.region,
     )
 
-    def by_region(w: Window) -> dict[str, int]:
-        rows = queries.counts(session, principal, w, "admin1")
-        return {r: n for r, n, _ in rows if r is not None}
-
+    recent_n, baseline_n = (
+        {r: n for r, n, _ in rows if r is not None}
+        for rows in queries.counts_apart(session, principal, [recent, baseline], "admin1")
+    )
     found = rules.incident_spikes(
-        recent=by_region(recent),
-        baseline=by_region(baseline),
+        recent=recent_n,
+        baseline=baseline_n,
         recent_days=settings.alert_recent_days,
         baseline_days=settings.alert_baseline_days,
         p_value=settings.alert_spike_p_value,
@@ -680,12 +680,12 @@ def alerts(
     found += _derived(
         ("overdue", end, window.party_id), overdue, lambda: rules.overdue_alerts(overdue)
     )
-    recent_n, previous_n = (
+    recent_v, previous_v = (
         {p: h.total(lo, hi).incidents for p, h in harm.items()} for lo, hi in periods[2:]
     )
     spoilers = rules.possible_spoilers(
-        recent=recent_n,
-        previous=previous_n,
+        recent=recent_v,
+        previous=previous_v,
         min_incidents=settings.alert_spoiler_min_incidents,
         recent_from=recent.date_from,
         on=end,
