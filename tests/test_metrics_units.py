@@ -599,9 +599,18 @@ def test_a_series_decays_each_span_as_the_formula_says(rows, spans):
         min_size=1,
         max_size=10,
     ),
+    # The four weights (violations, commitments, engagement, perception), zeros included.
+    st.one_of(st.none(), st.tuples(*[st.sampled_from([0.0, 0.1, 0.25, 0.4, 1.0, 3.0])] * 4)),
 )
-def test_a_trust_series_is_trust_pair_at_every_point(harm_days, talks, surveys, points):
-    """The series' values are `trust_pair`'s, to the last bit, span by span."""
+def test_a_trust_series_is_trust_pair_at_every_point(harm_days, talks, surveys, points, weights):
+    """The series' values are `trust_pair`'s, to the last bit, span by span, whatever the
+    weights."""
+    settings = SETTINGS
+    if weights is not None:
+        names = ("violations", "commitments", "engagement", "perception")
+        settings = SETTINGS.model_copy(
+            update={f"trust_weight_{n}": w for n, w in zip(names, weights, strict=True)}
+        )
     base = date(2026, 1, 1)
     harm = sorted(
         (DayHarm(base + timedelta(days=d), 1, 0, p) for d, p in dict(harm_days).items()),
@@ -620,14 +629,14 @@ def test_a_trust_series_is_trust_pair_at_every_point(harm_days, talks, surveys, 
         for end, length, _, _ in points
     ]
     scores = [(a, b) for _, _, a, b in points]
-    decayed = decayed_harm(harm, spans, SETTINGS.trust_half_life_days)
+    decayed = decayed_harm(harm, spans, settings.trust_half_life_days)
     series = trust_series(
         spans=spans,
         harm=decayed,
         engagements=engagements,
         commitment_scores=scores,
         perceptions=perceptions,
-        settings=SETTINGS,
+        settings=settings,
     )
     assert series == [
         trust_pair(
@@ -637,7 +646,7 @@ def test_a_trust_series_is_trust_pair_at_every_point(harm_days, talks, surveys, 
             engagements=engagements,
             commitment_scores=list(pair),
             perceptions=perceptions,
-            settings=SETTINGS,
+            settings=settings,
         )[0]
         for (start, end), pair in zip(spans, scores, strict=True)
     ]

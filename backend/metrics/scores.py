@@ -438,6 +438,7 @@ def trust_series(
     party's score at its end; `engagements` and `perceptions` in order of day. A series of
     hundreds of points asks for nothing per point that a span without talks or surveys lacks."""
     half_life, half_point = settings.trust_half_life_days, settings.trust_violation_half_point
+    w_violations, w_commitments, w_engagement, w_perception = _trust_weights(settings)
     talk_days = [e.day for e in engagements]
     survey_days = [p.day for p in perceptions]
     means: dict[tuple[float | None, ...], float | None] = {}  # the scores change seldom
@@ -455,8 +456,29 @@ def trust_series(
                 perception = _perception(heard, first, last, half_life)[0]
         if scores not in means:
             means[scores] = _mean_known(scores)
-        violations = halving(decayed.points, half_point)
-        out.append(_trust_value(violations, means[scores], engagement, perception, settings))
+        commitments = means[scores]
+        # `weighted` over the four parts, written out (a call per point was a third of a long
+        # series' time): the same sums in the same order, so the same floats. Violations always
+        # have a score.
+        violations = 1.0 / (1.0 + decayed.points / half_point)  # `halving`
+        present = w_violations
+        if commitments is not None:
+            present += w_commitments
+        if engagement is not None:
+            present += w_engagement
+        if perception is not None:
+            present += w_perception
+        if present > 0:
+            value = 100.0 * (w_violations / present) * violations
+            if commitments is not None:
+                value += 100.0 * (w_commitments / present) * commitments
+            if engagement is not None:
+                value += 100.0 * (w_engagement / present) * engagement
+            if perception is not None:
+                value += 100.0 * (w_perception / present) * perception
+        else:
+            value = 0.0
+        out.append(value)
     return out
 
 
@@ -504,18 +526,11 @@ def _mean_known(scores: Sequence[float | None]) -> float | None:
     return sum(known) / len(known) if known else None
 
 
-def _trust_value(
-    violations: float,
-    commitments: float | None,
-    engagement: float | None,
-    perception: float | None,
-    settings: Settings,
-) -> float:
-    return weighted(
-        (
-            (violations, settings.trust_weight_violations),
-            (commitments, settings.trust_weight_commitments),
-            (engagement, settings.trust_weight_engagement),
-            (perception, settings.trust_weight_perception),
-        )
+def _trust_weights(settings: Settings) -> tuple[float, float, float, float]:
+    """The nominal weights of violations, commitments, engagement and perception."""
+    return (
+        settings.trust_weight_violations,
+        settings.trust_weight_commitments,
+        settings.trust_weight_engagement,
+        settings.trust_weight_perception,
     )
