@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 import uuid
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
@@ -263,19 +265,20 @@ def compliance(
 # Trust
 
 
-def _pair(a: uuid.UUID, b: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+Pair = tuple[uuid.UUID, uuid.UUID]
+
+
+def _pair(a: uuid.UUID, b: uuid.UUID) -> Pair:
     # UUIDs compare by their 128-bit value, which orders them as their text does (fixed-width
     # hex): the order of `str`, without making two strings per row.
     return (a, b) if a < b else (b, a)
 
 
-def _pair_harm(
-    rows: Sequence[tuple[Any, ...]], ids: set[uuid.UUID]
-) -> dict[tuple[uuid.UUID, uuid.UUID], HarmDays]:
+def _pair_harm(rows: Sequence[tuple[Any, ...]], ids: set[uuid.UUID]) -> dict[Pair, HarmDays]:
     """The violation rows (`queries.pair_violations`) of one party against another of `ids`,
     summed per pair and day. Each pair of ids as read is made into UUIDs once, and rows are keyed
     by a number per pair meanwhile (a tuple of UUIDs hashes in Python at every row)."""
-    pairs: list[tuple[uuid.UUID, uuid.UUID]] = []
+    pairs: list[Pair] = []
 
     def number(p: Any, t: Any) -> int | None:
         a, b = queries.party_of(p), queries.party_of(t)
@@ -299,20 +302,39 @@ _DERIVED_MAX = 32
 _KEEPING = threading.Lock()  # requests run in threads: one changes what is kept at a time
 
 
-def _derived(asked: Hashable, source: Any, make: Callable[[], T]) -> T:
-    """`make()`, made again only if `source` is not the object it was made from for `asked`.
-    Shared: callers must not change it."""
+def _held(asked: Hashable) -> tuple[Any, Any] | None:
+    """(source, what was derived from it) for `asked`, if kept."""
     with _KEEPING:
-        held = _DERIVED.get(asked)
-    if held is not None and held[0] is source:
-        return held[1]  # type: ignore[no-any-return]
-    value = make()
+        return _DERIVED.get(asked)
+
+
+def _hold(asked: Hashable, source: Any, value: Any) -> None:
     with _KEEPING:
         _DERIVED.pop(asked, None)
         while len(_DERIVED) >= _DERIVED_MAX:
             _DERIVED.pop(next(iter(_DERIVED)))
         _DERIVED[asked] = (source, value)
+
+
+def _derived(asked: Hashable, source: Any, make: Callable[[], T]) -> T:
+    """`make()`, made again only if `source` is not the object it was made from for `asked`.
+    Shared: callers must not change it."""
+    held = _held(asked)
+    if held is not None and held[0] is source:
+        return held[1]  # type: ignore[no-any-return]
+    value = make()
+    _hold(asked, source, value)
     return value
+
+
+@dataclass(frozen=True)
+class _Decayed:
+    """Each pair's days of harm (`_pair_harm`) and their decay over each span, as derived from
+    `rows`."""
+
+    rows: Sequence[queries.HarmRow]
+    days: dict[Pair, HarmDays]
+    spans: dict[Pair, list[DecayedHarm]]
 
 
 def _decayed_pairs(
@@ -320,17 +342,82 @@ def _decayed_pairs(
     ids: set[uuid.UUID],
     spans: Sequence[tuple[date, date]],
     half_life_days: float,
-) -> dict[tuple[uuid.UUID, uuid.UUID], list[DecayedHarm]]:
-    """Each pair's harm (`_pair_harm`) decayed over each of `spans` (`decayed_harm`): ten years
-    of a pair's days decayed once per change of the rows, not once per request."""
-    return _derived(
-        ("decayed", frozenset(ids), tuple(spans), half_life_days),
-        rows,
-        lambda: {
-            pair: decayed_harm(days, spans, half_life_days)
-            for pair, days in _pair_harm(rows, ids).items()
-        },
-    )
+) -> dict[Pair, list[DecayedHarm]]:
+    """Each pair's harm (`_pair_harm`) decayed over each of `spans` (`decayed_harm`), worked out
+    once per change of the rows, not once per request; and after a change, only from the first
+    day whose rows differ (`_decayed_since`): a verification of a recent incident leaves ten
+    years of days as they were."""
+    asked = ("decayed", frozenset(ids), tuple(spans), half_life_days)
+    held = _held(asked)
+    if held is not None and held[0] is rows:
+        return held[1].spans  # type: ignore[no-any-return]
+    found = _decayed_since(held[1] if held else None, rows, ids, spans, half_life_days)
+    _hold(asked, rows, found)
+    return found.spans
+
+
+def _decayed_since(
+    before: _Decayed | None,
+    rows: Sequence[queries.HarmRow],
+    ids: set[uuid.UUID],
+    spans: Sequence[tuple[date, date]],
+    half_life_days: float,
+) -> _Decayed:
+    """`_Decayed` of `rows`, from what `before` derived from other rows (for the same `ids` and
+    `spans`): the rows are in order of day (its ordinal), so the days before the first row that
+    differs have the same rows, hence the same sums, and a span that ends before that day the
+    same decay. Those are kept; the rest is worked out as from nothing, by the same functions in
+    the same order, so the same floats as working everything out again."""
+    since = None if before is None else _first_changed_day(before.rows, rows)
+    if before is None or since is None:
+        if before is not None:  # no row differs
+            return _Decayed(rows, before.days, before.spans)
+        days = _pair_harm(rows, ids)
+        return _Decayed(
+            rows, days, {pair: decayed_harm(d, spans, half_life_days) for pair, d in days.items()}
+        )
+    first = bisect_left(rows, since, key=lambda row: row[0])
+    tail = _pair_harm(rows[first:], ids)
+    again = [k for k, (_, last) in enumerate(spans) if last.toordinal() >= since]
+    out_days: dict[Pair, HarmDays] = {}
+    out_spans: dict[Pair, list[DecayedHarm]] = {}
+    for pair in [*before.days, *(p for p in tail if p not in before.days)]:
+        kept, new = before.days.get(pair), tail.get(pair)
+        if kept is None:  # a pair with no harm before the change
+            out_days[pair] = new  # type: ignore[assignment]
+            out_spans[pair] = decayed_harm(new, spans, half_life_days)  # type: ignore[arg-type]
+            continue
+        cut = bisect_left(kept.ordinals, since)
+        if cut == 0 and new is None:
+            continue  # all its days were from the changed ones, and are gone
+        days = HarmDays(kept.ordinals[:cut], kept.points[:cut], kept.incidents[:cut])
+        if new is not None:
+            days = HarmDays(
+                days.ordinals + new.ordinals,
+                days.points + new.points,
+                days.incidents + new.incidents,
+            )
+        out_days[pair] = days
+        decayed = list(before.spans[pair])
+        redone = decayed_harm(days, [spans[k] for k in again], half_life_days)
+        for k, value in zip(again, redone, strict=True):
+            decayed[k] = value
+        out_spans[pair] = decayed
+    return _Decayed(rows, out_days, out_spans)
+
+
+def _first_changed_day(
+    before: Sequence[queries.HarmRow], rows: Sequence[queries.HarmRow]
+) -> int | None:
+    """The first day (ordinal) of which `before` and `rows` (both in order of day) differ, None
+    if they do not. Rows of months that were not read again are the very same objects."""
+    for old, new in zip(before, rows, strict=False):
+        if old is not new and old != new:
+            return min(old[0], new[0])  # type: ignore[no-any-return]
+    if len(before) == len(rows):
+        return None
+    longer = before if len(before) > len(rows) else rows
+    return longer[min(len(before), len(rows))][0]  # type: ignore[no-any-return]
 
 
 def trust(
@@ -378,13 +465,13 @@ def trust(
         states = book.due_states(party.id, days)
         on = {d: st.score for d, st in zip(days, states, strict=True)}
         scores[party.id] = [on[end] for _, end in spans]
-    surveys: dict[tuple[uuid.UUID, uuid.UUID], list[Perception]] = defaultdict(list)
+    surveys: dict[Pair, list[Perception]] = defaultdict(list)
     for a, b, survey in sorted(
         queries.perceptions(session, earliest, window.date_to, window.region),
         key=lambda s: s[2].day,
     ):
         surveys[_pair(a, b)].append(survey)
-    talks: dict[tuple[uuid.UUID, uuid.UUID], list[Engagement]] = defaultdict(list)
+    talks: dict[Pair, list[Engagement]] = defaultdict(list)
     for a, b, act in activities:  # in order of day
         talks[(a, b)].append(act)
 
