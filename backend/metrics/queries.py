@@ -554,7 +554,10 @@ def _harm_rows(
 
     def summed(spans: Sequence[Span]) -> list[Any]:
         stmt = _harm_statement(tuple(spans), months, by_target, region, readable, severity)
-        return _read(session, stmt).all()
+        # Plain tuples, not SQLAlchemy's rows: kept for long, compared (`service._decayed_since`)
+        # and unpacked row by row, all several times faster so (13,000 rows compared: 1.4 ms
+        # against 20); and the collector stops tracking a tuple of plain values.
+        return [tuple(row) for row in _read(session, stmt)]
 
     if not (months or by_target):
         # A party's days (`party_tiers`) are the ends of its ranges that do not fill a month:

@@ -3,6 +3,7 @@ and the briefing all call these, so no measure is computed twice in two places."
 
 from __future__ import annotations
 
+import operator
 import threading
 import uuid
 from bisect import bisect_left
@@ -10,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import compress, count
 from typing import Any, TypeVar
 
 from pydantic import Field, TypeAdapter
@@ -411,9 +413,9 @@ def _first_changed_day(
 ) -> int | None:
     """The first day (ordinal) of which `before` and `rows` (both in order of day) differ, None
     if they do not. Rows of months that were not read again are the very same objects."""
-    for old, new in zip(before, rows, strict=False):
-        if old is not new and old != new:
-            return min(old[0], new[0])  # type: ignore[no-any-return]
+    k = next(compress(count(), map(operator.ne, before, rows)), None)  # the loop in C
+    if k is not None:
+        return min(before[k][0], rows[k][0])  # type: ignore[no-any-return]
     if len(before) == len(rows):
         return None
     longer = before if len(before) > len(rows) else rows
