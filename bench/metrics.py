@@ -20,8 +20,9 @@ Each measure is timed three times: as a running server answers it again (what it
 that change rarely kept beside their stamps: `queries._kept`, and of the violation rollups per
 month: `queries._kept_months`); as the **first call after a verification** (one violation more
 or fewer on the latest day with one, in both tiers, before each call: that month read again and
-one row changed); and with **all months new**
-(every month's stamp made new, as an import of history or a rebuild makes them: all read again).
+one row changed); and with **all months new** (every month's stamp made new and what the
+process derived from the violation rows forgotten, as after a restart: all read and derived
+again).
 
 Baselines, in the same run: `SELECT day, count(*) ... GROUP BY day` and `... GROUP BY category,
 admin1, alleged_party_id` over the same window of raw rows; and, per measure, **the same measure
@@ -56,7 +57,7 @@ from backend import migrate
 from backend.auth.service import Principal
 from backend.config import Settings
 from backend.db import Database, UTCDateTime, utcnow
-from backend.metrics import rollups, service
+from backend.metrics import queries, rollups, service
 from backend.metrics import window as windows
 from backend.metrics.models import NO_PARTY, ViolationDayRollup, ViolationMonthRollup
 from backend.metrics.window import MetricFilters, Term
@@ -369,12 +370,15 @@ def restamp(db: Database, every_month: bool = False) -> Callable[[], None]:
     the next time, one fewer) violation on the latest day with a violation between two parties,
     in both tiers, which the triggers stamp (`metrics_violation_stamp`): the next call of a
     measure reads that month again (`queries._kept_months`) and finds one row changed. With
-    `every_month`, every month's stamp made new, as an import of history or `peacewatch metrics
-    rebuild` makes them: everything read again (the rows the same)."""
+    `every_month`, every month's stamp made new and what the process derived from the rows
+    forgotten, as after a restart, or an import of history that changes every month: everything
+    read and derived again."""
     if not every_month:
         return _OneMoreViolation(db)
 
     def run() -> None:
+        queries.forget_violations()
+        service.forget_derived()
         with db.engine.begin() as conn:
             months = conn.exec_driver_sql(f"SELECT month FROM {MONTH_STAMPS}").all()  # noqa: S608
             conn.execute(

@@ -226,6 +226,12 @@ def _month_stamps(first: date, last: date) -> sa.Select[Any]:
     return sa.select(VS.month, VS.version).where(VS.month.between(first, last))
 
 
+def forget_violations() -> None:
+    """Drop what is kept of the violation rollups, as a new process starts (benchmarks)."""
+    with _KEEPING:
+        _MONTHS.clear()
+
+
 def _next_month(month: date) -> date:
     return windows.month_end(month) + timedelta(days=1)
 

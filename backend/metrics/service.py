@@ -318,6 +318,12 @@ def _hold(asked: Hashable, source: Any, value: Any) -> None:
         _DERIVED[asked] = (source, value)
 
 
+def forget_derived() -> None:
+    """Drop what was derived, as a new process starts (benchmarks)."""
+    with _KEEPING:
+        _DERIVED.clear()
+
+
 def _derived(asked: Hashable, source: Any, make: Callable[[], T]) -> T:
     """`make()`, made again only if `source` is not the object it was made from for `asked`.
     Shared: callers must not change it."""
