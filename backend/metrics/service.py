@@ -376,14 +376,14 @@ def _decayed_since(
     differs have the same rows, hence the same sums, and a span that ends before that day the
     same decay. Those are kept; the rest is worked out as from nothing, by the same functions in
     the same order, so the same floats as working everything out again."""
-    since = None if before is None else _first_changed_day(before.rows, rows)
-    if before is None or since is None:
-        if before is not None:  # no row differs
-            return _Decayed(rows, before.days, before.spans)
+    if before is None:
         days = _pair_harm(rows, ids)
         return _Decayed(
             rows, days, {pair: decayed_harm(d, spans, half_life_days) for pair, d in days.items()}
         )
+    since = _first_changed_day(before.rows, rows)
+    if since is None:  # no row differs
+        return _Decayed(rows, before.days, before.spans)
     first = bisect_left(rows, since, key=lambda row: row[0])
     tail = _pair_harm(rows[first:], ids)
     again = [k for k, (_, last) in enumerate(spans) if last.toordinal() >= since]
@@ -392,8 +392,8 @@ def _decayed_since(
     for pair in [*before.days, *(p for p in tail if p not in before.days)]:
         kept, new = before.days.get(pair), tail.get(pair)
         if kept is None:  # a pair with no harm before the change
-            out_days[pair] = new  # type: ignore[assignment]
-            out_spans[pair] = decayed_harm(new, spans, half_life_days)  # type: ignore[arg-type]
+            out_days[pair] = tail[pair]
+            out_spans[pair] = decayed_harm(tail[pair], spans, half_life_days)
             continue
         cut = bisect_left(kept.ordinals, since)
         if cut == 0 and new is None:
