@@ -365,16 +365,10 @@ def timed(
     return sorted(out)
 
 
-def restamp(db: Database, every_month: bool = False) -> Callable[[], None]:
-    """What a verification of a recent incident does to the violation rollups: one more (then,
-    the next time, one fewer) violation on the latest day with a violation between two parties,
-    in both tiers, which the triggers stamp (`metrics_violation_stamp`): the next call of a
-    measure reads that month again (`queries._kept_months`) and finds one row changed. With
-    `every_month`, every month's stamp made new and what the process derived from the rows
-    forgotten, as after a restart, or an import of history that changes every month: everything
-    read and derived again."""
-    if not every_month:
-        return _OneMoreViolation(db)
+def restart(db: Database) -> Callable[[], None]:
+    """Every month's stamp of the violation rollups made new and what the process derived from
+    the rows forgotten, as after a restart, or an import of history that changes every month:
+    the next call of a measure reads and derives everything again."""
 
     def run() -> None:
         queries.forget_violations()
@@ -389,9 +383,12 @@ def restamp(db: Database, every_month: bool = False) -> Callable[[], None]:
     return run
 
 
-class _OneMoreViolation:
-    """Each call: one violation more, then one fewer, on the latest day with a violation between
-    two parties, in both tiers (a verification's change). `undo()` leaves the rows as they were."""
+class Verification:
+    """What a verification of a recent incident does to the violation rollups, at each call: one
+    violation more (then, the next time, one fewer) on the latest day with a violation between
+    two parties, in both tiers, which the triggers stamp (`metrics_violation_stamp`): the next
+    call of a measure reads that month again (`queries._kept_months`) and finds one row changed.
+    `undo()` leaves the rows as they were."""
 
     KEYS = ("attributed_party_id", "target_party_id", "category", "admin1", "sensitivity")
 
@@ -592,13 +589,13 @@ def run(
             values = timed(fn, runs)
             overview += statistics.median(values)
             rows.append(_row(label, name, values, floor, raw))
-            verification = restamp(db)
+            verification = Verification(db)
             try:
                 cold = timed(fn, runs, before=verification)
             finally:
-                verification.undo()  # type: ignore[attr-defined]
+                verification.undo()
             rows[-1]["cold_p50_ms"], rows[-1]["cold_p95_ms"] = statistics.median(cold), p95(cold)
-            full = timed(fn, runs, before=restamp(db, every_month=True))
+            full = timed(fn, runs, before=restart(db))
             rows[-1]["full_p50_ms"], rows[-1]["full_p95_ms"] = statistics.median(full), p95(full)
             r = rows[-1]
             line = (
